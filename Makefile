@@ -1,0 +1,42 @@
+# QuantumTrader — two commands for a new user: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test lint typecheck pytest bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/ —/'
+
+$(UV):
+	@echo "uv not found: installing it with pip (user site)"
+	$(PYTHON) -m pip install --user --quiet uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed  ## create .venv from uv.lock
+
+demo: install  ## the main job on embedded defaults (all stores under ./var)
+	$(UV) run --frozen qtml demo
+
+lint: install  ## ruff
+	$(UV) run --frozen ruff check .
+
+typecheck: install  ## mypy
+	$(UV) run --frozen mypy
+
+pytest: install  ## the test suite (slow end-to-end tests included)
+	$(UV) run --frozen pytest -q
+
+test: lint typecheck pytest  ## ruff + mypy + pytest: what CI runs
+
+bench: install  ## speed and memory targets -> docs/benchmarks.md
+	$(UV) run --frozen python -m benchmarks
+
+clean:  ## remove the embedded stores (var/)
+	rm -rf var

@@ -1,0 +1,114 @@
+"""One logging setup for every process: JSON lines for machines, a readable console for humans.
+
+Every record carries ``ts`` (UTC ISO-8601 with ms), ``level``, ``component``, ``message`` and ``data``
+(a dict of structured values). Use :func:`get_logger` with a component name and pass structured
+values through ``data=``::
+
+    log = get_logger("market.ingest")
+    log.info("day written", data={"symbol": "WDO", "rows": 1234})
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_ROOT = "qt"
+_SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
+
+
+def _redact(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Secrets never reach a log line: values of secret-looking keys are masked."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if any(marker in key.lower() for marker in _SECRET_MARKERS):
+            out[key] = "***"
+        elif isinstance(value, Mapping):
+            out[key] = _redact(value)
+        else:
+            out[key] = value
+    return out
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "component": getattr(record, "component", record.name),
+            "message": record.getMessage(),
+            "data": _redact(getattr(record, "data", None) or {}),
+        }
+        if record.exc_info:
+            payload["data"]["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(payload, default=str).decode()
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``HH:MM:SS LEVEL component: message key=value ...`` for people at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S")
+        component = getattr(record, "component", record.name)
+        data = _redact(getattr(record, "data", None) or {})
+        extras = " ".join(f"{k}={v}" for k, v in data.items())
+        line = f"{ts} {record.levelname:<7} {component}: {record.getMessage()}"
+        if extras:
+            line += f"  {extras}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class ComponentLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger bound to a component; accepts ``data=`` with structured values."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        data = kwargs.pop("data", None)
+        extra = dict(kwargs.get("extra") or {})
+        extra["component"] = (self.extra or {}).get("component", _ROOT)
+        extra["data"] = dict(data) if data else {}
+        kwargs["extra"] = extra
+        return msg, kwargs
+
+
+def get_logger(component: str) -> ComponentLogger:
+    """Return the logger of a component (e.g. ``"market.ingest"``)."""
+    return ComponentLogger(logging.getLogger(f"{_ROOT}.{component}"), {"component": component})
+
+
+def setup_logging(
+    level: str = "INFO",
+    *,
+    console: bool = True,
+    json_path: Path | None = None,
+    json_console: bool = False,
+) -> None:
+    """Configure the ``qt`` logger tree once per process.
+
+    ``console`` writes the human format to stderr (or JSON lines when ``json_console``);
+    ``json_path`` appends JSON lines to a file. Calling it again replaces the handlers.
+    """
+    root = logging.getLogger(_ROOT)
+    root.setLevel(level.upper())
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    if console:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(JsonFormatter() if json_console else ConsoleFormatter())
+        root.addHandler(stream)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(json_path, encoding="utf-8")
+        file_handler.setFormatter(JsonFormatter())
+        root.addHandler(file_handler)
+    root.propagate = False

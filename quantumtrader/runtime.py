@@ -1,0 +1,48 @@
+"""Process start-up: point Prefect, MLflow and telemetry at the configured stores.
+
+Called explicitly by the CLI, flows' entry points and test fixtures — never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from quantumtrader.config import Settings
+from quantumtrader.logging import setup_logging
+
+_OFFLINE_ENV = {
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_UI_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}
+
+
+def configure_environment(settings: Settings) -> None:
+    """Export the environment the libraries read (Prefect home and database, MLflow URI, telemetry off).
+
+    Must run before Prefect is imported for its settings to take effect.
+    """
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    stores = settings.stores
+    assert stores.prefect_home is not None and stores.prefect_api_database_url is not None
+    stores.prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(stores.prefect_home))
+    os.environ.setdefault("PREFECT_API_DATABASE_CONNECTION_URL", stores.prefect_api_database_url)
+    if stores.prefect_api_url:
+        os.environ.setdefault("PREFECT_API_URL", stores.prefect_api_url)
+    os.environ.setdefault("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+
+
+def bootstrap(settings: Settings, *, json_console: bool = False) -> None:
+    """Configure environment and logging for a CLI or flow process."""
+    configure_environment(settings)
+    json_file = settings.logging.json_file
+    setup_logging(
+        settings.logging.level,
+        json_path=(settings.var_dir / json_file) if json_file else None,
+        json_console=json_console,
+    )

@@ -1,0 +1,102 @@
+"""The data lake: Parquet partitioned by dataset, symbol and date under the configured root.
+
+Layout: ``{root}/{dataset}/symbol={SYMBOL}/date={YYYY-MM-DD}/part-0.parquet`` with an optional
+``_validation.json`` beside the data. Datasets: ``trades``, ``book``, ``bars/<spec>`` (e.g.
+``bars/time_60s``), ``features/qt65_v1``, ``quarantine/trades``, ...
+
+Writing a day replaces it (re-ingest never duplicates) and is atomic: the file is written to a
+temporary name in the same folder and moved into place with ``os.replace``, so a crash leaves either
+the old day or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PART = "part-0.parquet"
+VALIDATION = "_validation.json"
+
+
+def bars_dataset(spec: str) -> str:
+    """Dataset name of bars built with ``spec`` (``time:60s`` -> ``bars/time_60s``)."""
+    return "bars/" + spec.replace(":", "_")
+
+
+class Lake:
+    """Partitioned Parquet store rooted at ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def day_dir(self, dataset: str, symbol: str, day: date) -> Path:
+        return self.root / dataset / f"symbol={symbol}" / f"date={day.isoformat()}"
+
+    def day_path(self, dataset: str, symbol: str, day: date) -> Path:
+        return self.day_dir(dataset, symbol, day) / PART
+
+    def write_day(self, dataset: str, symbol: str, day: date, df: pd.DataFrame, *, index: bool = False) -> Path:
+        """Atomically replace one day's partition with ``df``."""
+        target = self.day_path(dataset, symbol, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{PART}.{uuid.uuid4().hex}.tmp")
+        try:
+            table = pa.Table.from_pandas(df, preserve_index=index)
+            pq.write_table(table, tmp)
+            with open(tmp, "rb+") as fh:  # data on disk before the rename makes it visible
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+    def write_json(self, dataset: str, symbol: str, day: date, name: str, payload: dict[str, Any]) -> Path:
+        """Atomically write a JSON document (e.g. the validation result) beside a day's data."""
+        target = self.day_dir(dataset, symbol, day) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, target)
+        return target
+
+    def read_json(self, dataset: str, symbol: str, day: date, name: str) -> dict[str, Any] | None:
+        path = self.day_dir(dataset, symbol, day) / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def delete_day(self, dataset: str, symbol: str, day: date) -> None:
+        self.day_path(dataset, symbol, day).unlink(missing_ok=True)
+
+    def days(self, dataset: str, symbol: str) -> list[date]:
+        """Days present for ``symbol`` in ``dataset``, sorted."""
+        base = self.root / dataset / f"symbol={symbol}"
+        if not base.exists():
+            return []
+        out = [date.fromisoformat(p.name.removeprefix("date=")) for p in base.glob("date=*") if (p / PART).exists()]
+        return sorted(out)
+
+    def symbols(self, dataset: str) -> list[str]:
+        base = self.root / dataset
+        if not base.exists():
+            return []
+        return sorted(p.name.removeprefix("symbol=") for p in base.glob("symbol=*"))
+
+    def read_day(self, dataset: str, symbol: str, day: date) -> pd.DataFrame:
+        return pq.read_table(self.day_path(dataset, symbol, day)).to_pandas()
+
+    def read(
+        self, dataset: str, symbol: str, start: date | None = None, end: date | None = None
+    ) -> pd.DataFrame:
+        """Concatenate the days of ``symbol`` in [start, end] (all days when omitted)."""
+        days = [d for d in self.days(dataset, symbol) if (start is None or d >= start) and (end is None or d <= end)]
+        if not days:
+            return pd.DataFrame()
+        frames = [self.read_day(dataset, symbol, d) for d in days]
+        return pd.concat(frames, ignore_index=False) if len(frames) > 1 else frames[0]

@@ -6,7 +6,7 @@ export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint typecheck pytest bench clean help
+.PHONY: install demo test lint typecheck pytest bench clean help prefect-ui mlflow-ui
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/ —/'
@@ -40,3 +40,9 @@ bench: install  ## speed and memory targets -> docs/benchmarks.md
 
 clean:  ## remove the embedded stores (var/)
 	rm -rf var
+
+prefect-ui: install  ## Prefect UI on the demo's store (http://127.0.0.1:4200)
+	$(UV) run --frozen qtml ui prefect
+
+mlflow-ui: install  ## MLflow UI on the demo's store (http://127.0.0.1:5000)
+	$(UV) run --frozen qtml ui mlflow

@@ -16,6 +16,7 @@ from live_engine.cli import backtest
 from market.cli import ingest, simulate
 from quantumtrader.config import get_settings
 from quantumtrader.errors import ConfigError, InputError
+from quantumtrader.ui import app as ui_app
 from training.cli import train
 
 app = typer.Typer(
@@ -64,6 +65,7 @@ app.command("ingest")(ingest)
 app.add_typer(features_app, name="features", help="Build qt65_v1 features and manage the Feast store.")
 app.command("train")(train)
 app.command("backtest")(backtest)
+app.add_typer(ui_app, name="ui")
 
 
 def main() -> None:

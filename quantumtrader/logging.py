@@ -23,10 +23,13 @@ _ROOT = "qt"
 _SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
 
 
-def _redact(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Secrets never reach a log line: values of secret-looking keys are masked."""
+def _redact(data: Mapping[Any, Any]) -> dict[str, Any]:
+    """Secrets never reach a log line: values of secret-looking keys are masked.
+
+    Keys are stringified (a dict keyed by int or date is still loggable as JSON)."""
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    for raw_key, value in data.items():
+        key = str(raw_key)
         if any(marker in key.lower() for marker in _SECRET_MARKERS):
             out[key] = "***"
         elif isinstance(value, Mapping):

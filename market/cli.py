@@ -9,21 +9,117 @@ import typer
 
 
 def simulate(
-    sessions: int = typer.Option(20, "--sessions", min=1, help="Number of B3 trading sessions to simulate."),
-    start: str = typer.Option("2026-01-05", "--start", help="First calendar date (YYYY-MM-DD)."),
-    seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives identical output."),
-    out: Path = typer.Option(Path("var/sim"), "--out", help="Output folder."),
+    sessions: int | None = typer.Option(
+        None, "--sessions", min=1, help="Number of B3 trading sessions (default: market.simulator.sessions)."
+    ),
+    start: str | None = typer.Option(
+        None, "--start", help="First calendar date, YYYY-MM-DD; holidays are skipped (default: market.simulator.start)."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Random seed; the same seed gives identical output (default: market.simulator.seed)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: <var_dir>/sim)."),
+    trades: int | None = typer.Option(
+        None, "--trades-per-session", min=2, help="Trades per session (default: market.simulator.trades_per_session)."
+    ),
+    strength: float | None = typer.Option(
+        None, "--strength", min=0.0, max=1.0,
+        help="Planted predictable component, 0 = none (default: market.simulator.planted_strength).",
+    ),
 ) -> None:
-    """Simulate WDO-like sessions (trades + 5-level book) into OUT."""
-    raise NotImplementedError("owned by the market-sources work")
+    """Simulate WDO-like sessions (trades + 5-level book) into OUT/trades and OUT/book (Parquet)."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from market.simulator import simulate as run_simulation
+    from market.simulator import write_simulation
+    from quantumtrader.config import get_settings
+
+    settings = get_settings()
+    cfg = settings.market.simulator
+    try:
+        first = date.fromisoformat(start) if start is not None else cfg.start
+    except ValueError:
+        raise typer.BadParameter(f"--start {start!r} is not a YYYY-MM-DD date") from None
+    n = sessions if sessions is not None else cfg.sessions
+    out_dir = out if out is not None else settings.var_dir / "sim"
+    symbol = settings.market.symbol
+    strength_value = strength if strength is not None else cfg.planted_strength
+    sims = run_simulation(
+        n, first, symbol=symbol,
+        seed=seed if seed is not None else cfg.seed,
+        trades_per_session=trades if trades is not None else cfg.trades_per_session,
+        planted_strength=strength_value,
+    )
+    console = Console()
+    n_trades, days, t0 = 0, [], time.perf_counter()
+    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("sessions", total=n)
+        for session in sims:
+            write_simulation([session], out_dir)
+            n_trades += len(session.trades)
+            days.append(session.day)
+            progress.advance(task)
+    elapsed = time.perf_counter() - t0
+    table = Table(title=f"simulated {symbol}", show_header=False)
+    table.add_row("sessions", f"{len(days)} ({days[0]} .. {days[-1]})")
+    table.add_row("trades", f"{n_trades:,} in {elapsed:.1f} s (simulated and written)")
+    table.add_row("planted strength", f"{strength_value:g}")
+    table.add_row("trades files", str(out_dir / "trades"))
+    table.add_row("book files", str(out_dir / "book"))
+    console.print(table)
 
 
 def ingest(
-    path: Path = typer.Argument(..., help="A file or folder: Profit export, ProfitDLL recording or CSV/Parquet."),
-    symbol: str = typer.Option("WDO", "--symbol", help="Instrument symbol."),
+    path: Path = typer.Argument(
+        ..., help="A trades file (Profit export, ProfitDLL recording, CSV/Parquet) or a folder (e.g. `qtml simulate` "
+        "output with trades/ and book/)."
+    ),
+    symbol: str | None = typer.Option(None, "--symbol", help="Instrument symbol (default: market.symbol)."),
+    fmt: str | None = typer.Option(
+        None, "--format", help="profit | profitdll | generic | canonical (default: detected from the header)."
+    ),
 ) -> None:
-    """Load, validate and write trades into the data lake, then build bars."""
-    raise NotImplementedError("owned by the ingest work")
+    """Load, validate (Great Expectations gates), write the lake day by day, then build bars."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
 
+    from market.gates import GateOutcome
+    from market.ingest import IngestReport, ingest_file, plan_files
+    from quantumtrader.config import get_settings
 
-_ = date  # used by implementations
+    settings = get_settings()
+    symbol = symbol or settings.market.symbol
+    console = Console()
+    plan = plan_files(path, symbol)
+    report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task("ingesting", total=len(plan))
+
+        def on_day(o: GateOutcome) -> None:
+            if o.dataset == "trades":
+                progress.update(bar, description=f"{o.day}: {o.rows:,} trades, {o.bad_rows} quarantined")
+
+        for kind, file in plan:
+            progress.update(bar, description=f"{kind} {file.name}")
+            report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
+                                      on_day=on_day))
+            progress.advance(bar)
+    s = report.summary()
+    table = Table(title=f"ingested {symbol} from {path}", show_header=False)
+    days = report.days
+    table.add_row("sessions", f"{len(days)}" + (f" ({days[0]} .. {days[-1]})" if days else ""))
+    table.add_row("trades", f"{s['trades_written']:,} written of {s['trades_read']:,} read in {s['seconds']:.1f} s")
+    table.add_row("quarantined rows", f"{s['quarantined_rows']:,} (max bad share "
+                  f"{settings.market.validation.max_bad_share:.2%} per day)")
+    table.add_row("bars", f"{s['bars']:,} ({settings.market.bars.spec})")
+    table.add_row("lake", str(settings.lake_root))
+    table.add_row("quarantine", str(settings.lake_root / "quarantine"))
+    console.print(table)
+    report.raise_for_failures()

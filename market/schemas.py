@@ -121,8 +121,9 @@ BOOK_SNAPSHOT_SCHEMA: dict[str, str] = {
 # Time bars exist only inside the session, on a grid anchored at the session open; a bar without
 # trades has open = high = low = close = previous close and volume = n_trades = 0.
 # ``duration_s`` = close_ts - open_ts where open_ts is the previous bar's close in the session or the
-# session open for the session's first bar. Broker columns are aligned lists (one entry per broker
-# that traded in the bar, sorted by broker id).
+# session open for the session's first bar. Broker columns are aligned int64 arrays (one entry per
+# broker that traded in the bar, sorted by broker id; ``list<int64>`` in Parquet). Full semantics:
+# docs/features.md section 1 (market.bars.build_bars).
 BAR_SCHEMA: dict[str, str] = {
     "symbol": "object",
     "session": "object",  # session date in America/Sao_Paulo, ISO string YYYY-MM-DD
@@ -148,11 +149,11 @@ BAR_SCHEMA: dict[str, str] = {
     "buyer_switches": "int64",  # consecutive trades inside the bar whose buyer differs
     "first_buyer": "int64",  # -1 when empty
     "last_buyer": "int64",  # -1 when empty
-    "broker_ids": "object",  # list[int]: brokers that bought or sold in the bar
-    "broker_bought": "object",  # list[int]: volume bought by each broker (any trade type)
-    "broker_sold": "object",  # list[int]: volume sold by each broker
-    "broker_aggr_buy": "object",  # list[int]: aggressive-buy volume by each broker as buyer
-    "broker_aggr_sell": "object",  # list[int]: aggressive-sell volume by each broker as seller
+    "broker_ids": "object",  # int64 array: brokers that bought or sold in the bar
+    "broker_bought": "object",  # int64 array: volume bought by each broker (any trade type)
+    "broker_sold": "object",  # int64 array: volume sold by each broker
+    "broker_aggr_buy": "object",  # int64 array: aggressive-buy volume by each broker as buyer
+    "broker_aggr_sell": "object",  # int64 array: aggressive-sell volume by each broker as seller
     **{c: "float64" for c in BID_PX},  # book at close: last snapshot at or before close_ts (NaN if none)
     **{c: "float64" for c in BID_QTY},
     **{c: "float64" for c in ASK_PX},

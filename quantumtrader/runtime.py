@@ -17,6 +17,8 @@ _OFFLINE_ENV = {
     "PREFECT_UI_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    # the ephemeral API server needs more than Prefect's default 20 s on a busy 2-core machine
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 

@@ -1,0 +1,195 @@
+"""The one function that runs a Great Expectations suite on a pandas DataFrame.
+
+Suites are plain GE 1.x JSON files in this folder (``trades.json``, ``book.json``, ``bars.json``, ...).
+Every expectation carries ``meta.rule`` (a short rule name shared by the quarantine files and the
+error messages) and ``meta.reason`` (a sentence for people). Several expectations may share a rule.
+
+:func:`run_suite` returns a :class:`SuiteResult`: the rule names failed by each row (row-level
+expectations report the positions of their unexpected rows) and the failed table-level rules
+(column set, column types) which make the whole batch unusable.
+
+One ephemeral GE context is created per process (creation and the GE import are slow) and reused;
+progress bars are off. ``great_expectations`` is imported lazily, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SUITES_DIR = Path(__file__).resolve().parent
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """The outcome of one expectation of a suite."""
+
+    rule: str
+    expectation: str
+    column: str | None
+    success: bool
+    unexpected_count: int
+    reason: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """What a suite found in one DataFrame.
+
+    ``row_rules`` is indexed by the failing rows' positions (0..n_rows-1) and holds their failed rule
+    names joined with ``;`` (sorted, unique); ``row_reasons`` (same index) the reasons of the failed
+    expectations joined with ``; ``. ``table_failures`` names failed table-level rules.
+    """
+
+    suite: str
+    n_rows: int
+    row_rules: pd.Series
+    row_reasons: pd.Series
+    table_failures: tuple[str, ...]
+    outcomes: tuple[ExpectationOutcome, ...]
+
+    @property
+    def n_bad_rows(self) -> int:
+        return len(self.row_rules)
+
+    @property
+    def success(self) -> bool:
+        return not self.table_failures and self.n_bad_rows == 0
+
+    def rule_counts(self) -> dict[str, int]:
+        """Rows failing each rule (a row failing two rules counts once for each)."""
+        counts: dict[str, int] = {}
+        for rules, n in self.row_rules.value_counts().items():
+            for rule in str(rules).split(";"):
+                counts[rule] = counts.get(rule, 0) + int(n)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def table_failure_message(self) -> str:
+        parts = []
+        for o in self.outcomes:
+            if not o.success and o.rule in self.table_failures:
+                detail = o.error or o.reason
+                where = f" on column {o.column!r}" if o.column else ""
+                parts.append(f"rule {o.rule!r} ({o.expectation}{where}): {detail}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (stored beside the data as ``_validation.json``)."""
+        import great_expectations as gx
+
+        return {
+            "suite": self.suite,
+            "great_expectations_version": gx.__version__,
+            "rows": self.n_rows,
+            "bad_rows": self.n_bad_rows,
+            "success": self.success,
+            "table_failures": list(self.table_failures),
+            "rule_counts": self.rule_counts(),
+            "expectations": [o.__dict__ for o in self.outcomes],
+        }
+
+
+def suite_path(name: str) -> Path:
+    return SUITES_DIR / f"{name}.json"
+
+
+@lru_cache(maxsize=16)
+def load_suite_json(name: str) -> str:
+    """The JSON text of suite ``name`` (a file name in ``expectations/`` without ``.json``, or a path)."""
+    path = Path(name) if name.endswith(".json") else suite_path(name)
+    return path.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _batch_definition() -> Any:
+    """One ephemeral context with one pandas data source, reused by every validation in the process."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    asset = context.data_sources.add_pandas("qt_frames").add_dataframe_asset("frame")
+    return asset.add_batch_definition_whole_dataframe("whole_frame")
+
+
+@lru_cache(maxsize=16)
+def _suite(name: str) -> Any:
+    from great_expectations.core import ExpectationSuite
+
+    return ExpectationSuite(**json.loads(load_suite_json(name)))
+
+
+def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
+    """Validate ``df`` with suite ``name``; return per-row failures and table-level failures.
+
+    The frame's index is ignored: rows are identified by position. Derived columns the suite expects
+    must already be present.
+    """
+    frame = df.reset_index(drop=True)
+    suite = _suite(name)
+    with _LOCK:  # the shared context is not meant for concurrent validations
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        # A clean batch (the usual case) is settled by the cheap BOOLEAN_ONLY pass; only a failing
+        # one pays for COMPLETE, which lists the unexpected rows.
+        result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
+        if not result.success:
+            result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+
+    per_rule_rows: dict[str, list[np.ndarray]] = {}
+    per_reason_rows: dict[str, list[np.ndarray]] = {}
+    outcomes: list[ExpectationOutcome] = []
+    table_failures: list[str] = []
+    for r in result.results:
+        cfg = r.expectation_config
+        meta = cfg.meta or {}
+        kwargs = cfg.kwargs or {}
+        rule = str(meta.get("rule", cfg.type))
+        res = r.result or {}
+        error = None
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            error = str(r.exception_info.get("exception_message"))
+        index_list = res.get("unexpected_index_list")
+        count = int(res.get("unexpected_count") or 0)
+        column = kwargs.get("column") or kwargs.get("column_A")
+        outcomes.append(
+            ExpectationOutcome(rule, cfg.type, column, bool(r.success), count, str(meta.get("reason", "")), error)
+        )
+        if r.success:
+            continue
+        if error is None and index_list is not None:
+            rows = np.asarray(index_list, dtype=np.int64)
+            per_rule_rows.setdefault(rule, []).append(rows)
+            per_reason_rows.setdefault(str(meta.get("reason", rule)), []).append(rows)
+        elif rule not in table_failures:
+            table_failures.append(rule)
+
+    return SuiteResult(
+        suite=name,
+        n_rows=len(frame),
+        row_rules=_join(per_rule_rows, ";"),
+        row_reasons=_join(per_reason_rows, "; "),
+        table_failures=tuple(table_failures),
+        outcomes=tuple(outcomes),
+    )
+
+
+def _join(per_label_rows: dict[str, list[np.ndarray]], sep: str) -> pd.Series:
+    """Row position -> its labels (sorted, unique) joined with ``sep``, for every failing row."""
+    if not per_label_rows:
+        return pd.Series([], dtype=object, index=pd.Index([], dtype=np.int64))
+    pieces = [
+        pd.Series(label, index=np.unique(np.concatenate(rows)), dtype=object)
+        for label, rows in sorted(per_label_rows.items())
+    ]
+    long = pd.concat(pieces)
+    joined = long.groupby(level=0, sort=True).agg(sep.join)
+    return joined.astype(object)

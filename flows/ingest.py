@@ -1,0 +1,155 @@
+"""Prefect flow ``ingest``: simulate or load -> validate -> lake -> bars.
+
+Thin on purpose: each task calls a plain function of :mod:`market.ingest` (which the CLI and tests
+call too). Tasks are coarse (one simulated session or one file each); only a
+:class:`~quantumtrader.errors.TransientError` is retried, never bad input. Runs on Prefect's local
+ephemeral API unless ``stores.prefect_api_url`` points at a server.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from market.ingest import IngestReport, ingest_file, ingest_frames, plan_files
+from quantumtrader.config import Settings, get_settings
+from quantumtrader.errors import InputError, TransientError
+
+
+def only_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry condition: retry a failed task only when it raised :class:`TransientError`."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if exc is None:
+        try:
+            exc = state.result(raise_on_failure=False)
+        except Exception as err:  # the stored result itself may be the exception
+            exc = err
+    return isinstance(exc, TransientError)
+
+
+_TASK_OPTS: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": 1,
+    "retry_condition_fn": only_transient,
+    "cache_policy": NONE,
+    "persist_result": False,
+}
+
+
+@task(name="simulate-sessions", **_TASK_OPTS)
+def simulate_task(settings: Settings, symbol: str, sessions: int, start: date, seed: int) -> list[Any]:
+    """Simulate ``sessions`` sessions (kept in memory: the demo's sizes are small)."""
+    from market.simulator import simulate
+
+    cfg = settings.market.simulator
+    return list(simulate(sessions, start, symbol=symbol, seed=seed, trades_per_session=cfg.trades_per_session,
+                         planted_strength=cfg.planted_strength))
+
+
+@task(name="ingest-session", **_TASK_OPTS)
+def ingest_session_task(session: Any, settings: Settings, seen: dict[Any, bool]) -> IngestReport:
+    """Validate one simulated session, write trades, book and bars."""
+    return ingest_frames(session.trades, session.book, symbol=session.symbol, settings=settings, seen=seen,
+                         check=False)
+
+
+@task(name="ingest-file", **_TASK_OPTS)
+def ingest_file_task(path: Path, kind: str, settings: Settings, symbol: str, fmt: str | None,
+                     seen: dict[Any, bool]) -> IngestReport:
+    """Load, validate and write one trades or book file (streamed)."""
+    return ingest_file(path, kind, symbol=symbol, settings=settings, fmt=fmt, seen=seen)
+
+
+@flow(name="ingest", validate_parameters=False, log_prints=False)
+def ingest_flow(
+    source: str = "simulate",
+    path: str | None = None,
+    *,
+    symbol: str | None = None,
+    sessions: int | None = None,
+    start: date | None = None,
+    seed: int | None = None,
+    fmt: str | None = None,
+    settings: Settings | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Ingest simulated sessions (``source="simulate"``) or a file/folder (``source="path"``).
+
+    Returns the :meth:`IngestReport.summary`; raises ``DataValidationError`` after processing every
+    day when any day crossed the bad-share threshold.
+    """
+    settings = settings or get_settings()
+    symbol = symbol or settings.market.symbol
+    report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
+    with _progress(console) as progress:
+        if source == "simulate":
+            cfg = settings.market.simulator
+            n = sessions or cfg.sessions
+            bar = progress.add_task("simulating", total=n)
+            sims = simulate_task(settings, symbol, n, start or cfg.start, cfg.seed if seed is None else seed)
+            progress.update(bar, description="ingesting sessions")
+            for session in sims:
+                report.extend(ingest_session_task(session, settings, report.seen))
+                progress.advance(bar)
+        elif source == "path":
+            if not path:
+                raise InputError("ingest_flow(source='path') needs path=")
+            plan = plan_files(Path(path), symbol)
+            bar = progress.add_task("ingesting files", total=len(plan))
+            for kind, file in plan:
+                report.extend(ingest_file_task(file, kind, settings, symbol, fmt, report.seen))
+                progress.advance(bar)
+        else:
+            raise InputError(f"ingest_flow: source must be 'simulate' or 'path', not {source!r}")
+    report.raise_for_failures()
+    return report.summary()
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _progress(console: Console | None) -> Any:
+    if console is None:
+        return _NoProgress()
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
+    """``make demo`` stage: simulate ``market.simulator.sessions`` sessions and ingest them in a flow run."""
+    cfg = settings.market.simulator
+    console.print(f"Simulating and ingesting {cfg.sessions} {settings.market.symbol} sessions from {cfg.start} "
+                  f"(seed {cfg.seed}, ~{cfg.trades_per_session:,} trades each) through the Prefect flow 'ingest'…")
+    summary = ingest_flow(source="simulate", settings=settings, console=console)
+    lake = settings.lake_root
+    spec = settings.market.bars.spec.replace(":", "_")
+    console.print(
+        f"sessions [bold]{summary['sessions']}[/bold] · trades [bold]{summary['trades_written']:,}[/bold] · "
+        f"book snapshots {summary['book_snapshots']:,} · bars ({settings.market.bars.spec}) {summary['bars']:,} · "
+        f"quarantined rows [bold]{summary['quarantined_rows']}[/bold] · {summary['seconds']:.1f} s of ingest"
+    )
+    console.print(f"trades  → {lake / 'trades'}  (validation result: _validation.json beside each day)")
+    console.print(f"book    → {lake / 'book'}")
+    console.print(f"bars    → {lake / 'bars' / spec}")
+    console.print(f"quarantine → {lake / 'quarantine'}")
+    return summary

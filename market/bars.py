@@ -1,0 +1,296 @@
+"""Bars from trades: time, volume and tick bars carrying every per-bar input of ``qt65_v1``.
+
+Vectorised over trades (``searchsorted`` / ``bincount`` / ``reduceat``); the only Python loops run
+once per session (time grids) or once per bar (volume/tick boundaries). The semantics are written in
+``docs/features.md`` section 1; the streaming engine builds identical bars.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from market.calendar import session_bounds
+from market.instruments import get_instrument
+from market.schemas import BAR_SCHEMA, BOOK_COLUMNS, TradeType, empty_frame
+from quantumtrader.errors import InputError, SchemaError
+
+_SPEC = re.compile(r"^(?:(time):(\d+)s|(volume):(\d+)|(tick):(\d+))$")
+_NS = 1_000_000_000
+_HOUR_NS = 3600 * _NS
+_TRADE_COLUMNS = ("ts", "price", "qty", "buyer", "seller", "trade_type")
+BROKER_LIST_COLUMNS = ("broker_ids", "broker_bought", "broker_sold", "broker_aggr_buy", "broker_aggr_sell")
+
+
+@dataclass(frozen=True)
+class BarSpec:
+    """A parsed bar spec: ``kind`` is ``time`` (``size`` seconds), ``volume`` (contracts) or ``tick`` (trades)."""
+
+    kind: str
+    size: int
+
+    @classmethod
+    def parse(cls, spec: str) -> BarSpec:
+        m = _SPEC.match(spec.strip())
+        if not m:
+            raise InputError(f"bar spec {spec!r} is not one of time:<N>s, volume:<N>, tick:<N>")
+        groups = [g for g in m.groups() if g is not None]
+        kind, size = groups[0], int(groups[1])
+        if size <= 0:
+            raise InputError(f"bar spec {spec!r}: the size must be > 0")
+        return cls(kind, size)
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """Sessions (sorted) as int64 ns UTC bounds plus their ISO day labels."""
+
+    days: list[date]
+    open_ns: np.ndarray
+    close_ns: np.ndarray
+
+
+def sessions_for(ts_ns: np.ndarray, symbol: str) -> Sessions:
+    """Candidate sessions for trades at ``ts_ns``: every local day met by a trade (B3 hours are whole)."""
+    if len(ts_ns) == 0:
+        return Sessions([], np.empty(0, np.int64), np.empty(0, np.int64))
+    tz = get_instrument(symbol).timezone
+    hours = np.unique(ts_ns // _HOUR_NS) * _HOUR_NS
+    local = pd.DatetimeIndex(pd.to_datetime(hours, utc=True)).tz_convert(tz)
+    days = sorted({d.date() for d in local.normalize()})
+    bounds = [session_bounds(d, symbol) for d in days]
+    return Sessions(
+        days,
+        np.array([b[0].value for b in bounds], dtype=np.int64),
+        np.array([b[1].value for b in bounds], dtype=np.int64),
+    )
+
+
+def _trades_arrays(trades: pd.DataFrame) -> dict[str, np.ndarray]:
+    missing = [c for c in _TRADE_COLUMNS if c not in trades.columns]
+    if missing:
+        raise SchemaError(f"trades: missing columns {missing}")
+    ts = pd.DatetimeIndex(pd.to_datetime(trades["ts"], utc=True)).asi8
+    out = {
+        "ts": ts,
+        "price": trades["price"].to_numpy(np.float64),
+        "qty": trades["qty"].to_numpy(np.int64),
+        "buyer": trades["buyer"].to_numpy(np.int64),
+        "seller": trades["seller"].to_numpy(np.int64),
+        "tt": trades["trade_type"].to_numpy(np.int64),
+    }
+    if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
+        order = np.argsort(ts, kind="stable")
+        out = {k: v[order] for k, v in out.items()}
+    return out
+
+
+def _time_grid(sess: Sessions, used: np.ndarray, seconds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closes and session index of every time bar of the sessions flagged in ``used``."""
+    step = seconds * _NS
+    closes, sidx = [], []
+    for k in np.flatnonzero(used):
+        o, c = int(sess.open_ns[k]), int(sess.close_ns[k])
+        grid = np.arange(o + step, c, step, dtype=np.int64)
+        grid = np.append(grid, np.int64(c))
+        closes.append(grid)
+        sidx.append(np.full(len(grid), k, dtype=np.int64))
+    if not closes:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(closes), np.concatenate(sidx)
+
+
+def _count_closes(ts: list[int], qty: np.ndarray, a: int, b: int, spec: BarSpec) -> list[int]:
+    """Positions (in ``[a, b)``) of the last trade of each volume/tick bar of one session's trades."""
+    ends: list[int] = []
+    start = a
+    if spec.kind == "volume":
+        cum = np.cumsum(qty[a:b]).tolist()  # cum[i] = volume of trades a..a+i
+    while start < b:
+        if spec.kind == "tick":
+            j = start + spec.size - 1
+        else:
+            before = cum[start - a - 1] if start > a else 0
+            j = a + bisect.bisect_left(cum, before + spec.size)
+        if j >= b - 1:
+            ends.append(b - 1)
+            break
+        j = bisect.bisect_right(ts, ts[j], j, b) - 1  # same-timestamp trades join the bar (decision B1)
+        ends.append(j)
+        start = j + 1
+    return ends
+
+
+def _segment_sum(values: np.ndarray, starts: np.ndarray, n_bars: int, nonempty: np.ndarray) -> np.ndarray:
+    out = np.zeros(n_bars, dtype=values.dtype)
+    if len(starts):
+        out[nonempty] = np.add.reduceat(values, starts)
+    return out
+
+
+def _lists(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """An object array of int64 arrays (one per bar); Parquet stores it as ``list<int64>``."""
+    off = offsets.tolist()
+    cells = np.empty(len(off) - 1, dtype=object)
+    for i in range(len(off) - 1):  # per bar, but only a slice: np.split is 10x slower
+        cells[i] = values[off[i] : off[i + 1]]
+    return cells
+
+
+def _broker_lists(bi: np.ndarray, t: dict[str, np.ndarray], n_bars: int) -> dict[str, np.ndarray]:
+    """Per-bar aligned broker lists (int64 arrays), sorted by broker id."""
+    qty, tt = t["qty"], t["tt"]
+    ids = np.unique(np.concatenate([t["buyer"], t["seller"]]))
+    nb = np.int64(len(ids))
+    keys = np.concatenate([bi * nb + np.searchsorted(ids, t["buyer"]), bi * nb + np.searchsorted(ids, t["seller"])])
+    zero = np.zeros_like(qty)
+    weights = {
+        "broker_bought": np.concatenate([qty, zero]),
+        "broker_sold": np.concatenate([zero, qty]),
+        "broker_aggr_buy": np.concatenate([np.where(tt == TradeType.AGGRESSIVE_BUY, qty, 0), zero]),
+        "broker_aggr_sell": np.concatenate([zero, np.where(tt == TradeType.AGGRESSIVE_SELL, qty, 0)]),
+    }
+    ukeys, inv = np.unique(keys, return_inverse=True)
+    offsets = np.searchsorted(ukeys // nb, np.arange(n_bars + 1, dtype=np.int64))
+    out = {"broker_ids": _lists(ids[ukeys % nb], offsets)}
+    for name, w in weights.items():
+        sums = np.bincount(inv, weights=w, minlength=len(ukeys)).astype(np.int64)  # exact below 2**53
+        out[name] = _lists(sums, offsets)
+    return out
+
+
+def _book_at(book: pd.DataFrame | None, close_ns: np.ndarray) -> dict[str, np.ndarray]:
+    """The last snapshot with ts <= close for each bar (NaN when there is none)."""
+    n = len(close_ns)
+    if book is None or len(book) == 0:
+        return {c: np.full(n, np.nan) for c in BOOK_COLUMNS}
+    missing = [c for c in ("ts", *BOOK_COLUMNS) if c not in book.columns]
+    if missing:
+        raise SchemaError(f"book snapshots: missing columns {missing}")
+    bts = pd.DatetimeIndex(pd.to_datetime(book["ts"], utc=True)).asi8
+    order = np.argsort(bts, kind="stable")
+    idx = np.searchsorted(bts[order], close_ns, side="right") - 1
+    has = idx >= 0
+    rows = order[np.where(has, idx, 0)]
+    out = {}
+    for c in BOOK_COLUMNS:
+        col = book[c].to_numpy(np.float64)[rows]
+        out[c] = np.where(has, col, np.nan)
+    return out
+
+
+def build_bars(
+    trades: pd.DataFrame,
+    book: pd.DataFrame | None,
+    *,
+    spec: str,
+    symbol: str,
+    large_trade_qty: int,
+) -> pd.DataFrame:
+    """Bars of ``symbol`` from ``trades`` (TRADE_SCHEMA) and optional 5-level ``book`` snapshots.
+
+    Returns a DataFrame indexed by ``close_ts`` (UTC) with the columns of ``BAR_SCHEMA``. ``spec`` is
+    ``time:<N>s``, ``volume:<N>`` or ``tick:<N>``; a trade is "large" when ``qty >= large_trade_qty``.
+    """
+    bar_spec = BarSpec.parse(spec)
+    inst = get_instrument(symbol)
+    t = _trades_arrays(trades)
+    sess = sessions_for(t["ts"], symbol)
+    k = np.searchsorted(sess.close_ns, t["ts"], side="left")
+    inside = k < len(sess.days)
+    inside[inside] = t["ts"][inside] > sess.open_ns[k[inside]]
+    if not inside.all():
+        t = {name: v[inside] for name, v in t.items()}
+        k = k[inside]
+    if len(k) == 0:
+        return empty_frame(BAR_SCHEMA).set_index(pd.DatetimeIndex([], tz="UTC", name="close_ts"))
+    ts = t["ts"]
+    used = np.zeros(len(sess.days), dtype=bool)
+    used[k] = True
+
+    if bar_spec.kind == "time":
+        close_ns, bar_sess = _time_grid(sess, used, bar_spec.size)
+        bi = np.searchsorted(close_ns, ts, side="left")
+    else:
+        bounds = np.searchsorted(k, np.arange(len(sess.days) + 1))
+        ts_list = ts.tolist()
+        ends: list[int] = []
+        for s in np.flatnonzero(used):
+            ends += _count_closes(ts_list, t["qty"], int(bounds[s]), int(bounds[s + 1]), bar_spec)
+        end_pos = np.asarray(ends, dtype=np.int64)
+        close_ns = ts[end_pos]
+        bar_sess = k[end_pos]
+        bi = np.searchsorted(end_pos, np.arange(len(ts)), side="left")
+    n_bars = len(close_ns)
+    first_in_session = np.ones(n_bars, dtype=bool)
+    first_in_session[1:] = bar_sess[1:] != bar_sess[:-1]
+    open_ns = np.where(first_in_session, sess.open_ns[bar_sess], np.roll(close_ns, 1))
+
+    counts = np.bincount(bi, minlength=n_bars).astype(np.int64)
+    nonempty = counts > 0
+    starts = np.searchsorted(bi, np.flatnonzero(nonempty), side="left")
+    ends_last = starts + counts[nonempty] - 1
+    price, qty, tt, buyer = t["price"], t["qty"], t["tt"], t["buyer"]
+    is_buy = tt == TradeType.AGGRESSIVE_BUY
+    is_sell = tt == TradeType.AGGRESSIVE_SELL
+    large = qty >= large_trade_qty
+
+    close = np.full(n_bars, np.nan)
+    close[nonempty] = price[ends_last]
+    close = pd.Series(close).ffill().to_numpy()  # empty bars carry the previous close (across sessions)
+    first_price = np.full(n_bars, np.nan)
+    first_price[nonempty] = price[starts]
+    open_ = np.where(nonempty, first_price, close)
+    high, low = close.copy(), close.copy()
+    if len(starts):
+        high[nonempty] = np.maximum.reduceat(price, starts)
+        low[nonempty] = np.minimum.reduceat(price, starts)
+
+    same_bar = bi[1:] == bi[:-1]
+    switches = np.bincount(bi[1:][same_bar & (buyer[1:] != buyer[:-1])], minlength=n_bars).astype(np.int64)
+    first_buyer = np.full(n_bars, -1, dtype=np.int64)
+    last_buyer = np.full(n_bars, -1, dtype=np.int64)
+    first_buyer[nonempty] = buyer[starts]
+    last_buyer[nonempty] = buyer[ends_last]
+    pq = price * qty  # summed in trade order (bincount), as the streaming builder does
+    notional = pq * inst.point_value
+
+    day_labels = np.array([d.isoformat() for d in sess.days], dtype=object)
+    cols: dict[str, object] = {
+        "symbol": np.full(n_bars, symbol, dtype=object),
+        "session": day_labels[bar_sess],
+        "open_ts": pd.to_datetime(open_ns, utc=True),
+        "session_open_ts": pd.to_datetime(sess.open_ns[bar_sess], utc=True),
+        "session_close_ts": pd.to_datetime(sess.close_ns[bar_sess], utc=True),
+        "duration_s": (close_ns - open_ns) / _NS,
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "first_price": first_price,
+        "volume": _segment_sum(qty, starts, n_bars, nonempty),
+        "n_trades": counts,
+        "buy_vol": _segment_sum(np.where(is_buy, qty, 0), starts, n_bars, nonempty),
+        "sell_vol": _segment_sum(np.where(is_sell, qty, 0), starts, n_bars, nonempty),
+        "n_buy_trades": _segment_sum(is_buy.astype(np.int64), starts, n_bars, nonempty),
+        "n_sell_trades": _segment_sum(is_sell.astype(np.int64), starts, n_bars, nonempty),
+        "notional": np.bincount(bi, weights=notional, minlength=n_bars),
+        "pq_sum": np.bincount(bi, weights=pq, minlength=n_bars),
+        "large_buy_qty": _segment_sum(np.where(is_buy & large, qty, 0), starts, n_bars, nonempty),
+        "large_sell_qty": _segment_sum(np.where(is_sell & large, qty, 0), starts, n_bars, nonempty),
+        "buyer_switches": switches,
+        "first_buyer": first_buyer,
+        "last_buyer": last_buyer,
+    }
+    cols.update(_broker_lists(bi, t, n_bars))
+    cols.update(_book_at(book, close_ns))
+    out = pd.DataFrame(cols, index=pd.DatetimeIndex(pd.to_datetime(close_ns, utc=True), name="close_ts"))
+    return out[list(BAR_SCHEMA)]
+
+
+__all__ = ["BROKER_LIST_COLUMNS", "BarSpec", "Sessions", "build_bars", "sessions_for"]

@@ -1,0 +1,230 @@
+"""Validation gates: derived check columns, quarantine and the bad-share threshold for one day.
+
+A gate runs a Great Expectations suite (``expectations/<suite>.json``) on one session day of one
+dataset. Rows that fail go to ``quarantine/<dataset>/symbol=S/date=D/part-0.parquet`` with their
+original columns plus ``rule`` (failed rule names joined with ``;``) and ``reason``. When the bad
+share of the day crosses ``max_bad_share`` nothing but the quarantine and the validation result is
+written; otherwise the good rows atomically replace the day and the result is stored beside them as
+``_validation.json``. Table-level failures (missing columns, wrong types) raise :class:`SchemaError`.
+
+The ``*_checks`` functions are pure: they add the derived columns the suites read (GE evaluates
+row-wise conditions; ordering within the session, repeats and session hours need a little context).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from market.calendar import session_bounds
+from market.lake import VALIDATION, Lake
+from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
+from quantumtrader.errors import SchemaError
+from quantumtrader.logging import get_logger
+
+log = get_logger("market.gates")
+
+
+# ---- derived columns (pure) ---------------------------------------------------------------------
+def _ts_regress_ms(ts: pd.Series, reference: np.ndarray | None = None) -> np.ndarray:
+    """How far (ms) each timestamp lies behind the latest earlier one; > 0 means out of order.
+
+    Only rows where ``reference`` is True set the pace (rows outside the session, which fail their
+    own rule, must not make every later row look out of order). A late row is flagged alone; a row
+    that jumps ahead inside the session flags the rows after it until time catches up.
+    """
+    ns = ts.astype("int64").to_numpy().astype("float64")
+    ns[ts.isna().to_numpy()] = np.nan
+    pace = ns if reference is None else np.where(reference, ns, np.nan)
+    prev_max = pd.Series(pace).cummax().shift(1).ffill().to_numpy()
+    return (prev_max - ns) / 1e6
+
+
+def trades_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
+    """Trades plus ``session_position`` (0 at the open, 1 at the close), ``ts_regress_ms`` and
+    ``trade_id_repeat`` (1 when the trade id appeared earlier in the session: the first copy is kept)."""
+    out = df.reset_index(drop=True)
+    open_ts, close_ts = session_bounds(day, symbol)
+    span = float((close_ts - open_ts).value)
+    position = (out["ts"] - open_ts).dt.total_seconds().to_numpy() * 1e9 / span
+    out["session_position"] = position
+    out["ts_regress_ms"] = _ts_regress_ms(out["ts"], (position >= 0) & (position <= 1))
+    out["trade_id_repeat"] = out["trade_id"].duplicated(keep="first").astype("int8")
+    return out
+
+
+def book_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
+    """Book snapshots plus ``min_level_qty``, ``bid_order_breaks`` / ``ask_order_breaks`` (count of
+    adjacent levels out of order, missing levels ignored) and ``ts_regress_ms``."""
+    out = df.reset_index(drop=True)
+    out["min_level_qty"] = out[BID_QTY + ASK_QTY].min(axis=1)
+    bids = out[BID_PX].to_numpy(dtype="float64")
+    asks = out[ASK_PX].to_numpy(dtype="float64")
+    out["bid_order_breaks"] = (bids[:, :-1] <= bids[:, 1:]).sum(axis=1).astype("int8")
+    out["ask_order_breaks"] = (asks[:, :-1] >= asks[:, 1:]).sum(axis=1).astype("int8")
+    out["ts_regress_ms"] = _ts_regress_ms(out["ts"])
+    return out
+
+
+def bars_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
+    """Bars with the ``close_ts`` index as a column plus ``ohlc_breaks`` (how many of high >= open,
+    close, low and low <= open, close fail; NaN prices ignored) and ``aggressor_excess``
+    (buy_vol + sell_vol - volume, > 0 is wrong)."""
+    out = df.reset_index() if "close_ts" not in df.columns else df.reset_index(drop=True)
+    out = out[[c for c in BAR_CHECK_COLUMNS if c in out.columns]]  # list columns make GE's fingerprint slow
+    o, h, lo, c = (out[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
+    breaks = (h < o).astype("int8") + (h < c) + (h < lo) + (lo > o) + (lo > c)
+    out["ohlc_breaks"] = breaks.astype("int8")
+    out["aggressor_excess"] = out["buy_vol"] + out["sell_vol"] - out["volume"]
+    return out
+
+
+BAR_CHECK_COLUMNS = ["close_ts", "open", "high", "low", "close", "volume", "n_trades", "buy_vol", "sell_vol"]
+CHECKS = {"trades": trades_checks, "book": book_checks, "bars": bars_checks}
+
+
+# ---- the gate -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the gate did with one day of one dataset."""
+
+    dataset: str
+    symbol: str
+    day: date
+    rows: int
+    bad_rows: int
+    max_bad_share: float
+    passed: bool
+    rule_counts: dict[str, int] = field(default_factory=dict)
+    data_path: Path | None = None
+    result_path: Path | None = None
+    quarantine_path: Path | None = None
+
+    @property
+    def bad_share(self) -> float:
+        return self.bad_rows / self.rows if self.rows else 0.0
+
+    @property
+    def written_rows(self) -> int:
+        return self.rows - self.bad_rows if self.passed else 0
+
+    def failure_message(self) -> str:
+        top = ", ".join(f"{rule} ({n})" for rule, n in list(self.rule_counts.items())[:3])
+        return (
+            f"{self.dataset} {self.symbol} {self.day}: {self.bad_rows} of {self.rows} rows "
+            f"({self.bad_share:.2%}) failed validation, above max_bad_share {self.max_bad_share:.2%}; "
+            f"top rules: {top}; quarantine: {self.quarantine_path}"
+        )
+
+
+def quarantine_dataset(dataset: str) -> str:
+    return f"quarantine/{dataset}"
+
+
+def suite_of(dataset: str) -> str:
+    """``bars/time_60s`` -> ``bars``."""
+    return dataset.split("/", 1)[0]
+
+
+def gate_day(
+    lake: Lake,
+    dataset: str,
+    symbol: str,
+    day: date,
+    frame: pd.DataFrame,
+    *,
+    max_bad_share: float,
+    prior_quarantine: pd.DataFrame | None = None,
+    index: bool = False,
+    source: str | None = None,
+) -> tuple[GateOutcome, pd.DataFrame]:
+    """Validate one day, quarantine failing rows, and write the day when the bad share allows it.
+
+    ``prior_quarantine`` holds rows of the same day already quarantined by this run (a day that
+    reappears is merged): they count in the bad share and stay in the quarantine file. Returns the
+    outcome and the good rows (empty when the day failed the threshold).
+    """
+    from expectations.runner import run_suite
+
+    suite = suite_of(dataset)
+    result = run_suite(suite, CHECKS[suite](frame, day, symbol))
+    if result.table_failures:
+        raise SchemaError(f"{dataset} {symbol} {day}: {result.table_failure_message()}")
+
+    positions = result.row_rules.index.to_numpy()
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[positions] = True
+    quarantine = frame.iloc[positions]
+    quarantine = quarantine.reset_index() if index else quarantine.reset_index(drop=True)
+    quarantine["rule"] = result.row_rules.to_numpy()
+    quarantine["reason"] = result.row_reasons.to_numpy()
+    rule_counts = result.rule_counts()
+    if prior_quarantine is not None and len(prior_quarantine):
+        quarantine = pd.concat([prior_quarantine, quarantine], ignore_index=True)
+        for rules in prior_quarantine["rule"]:
+            for rule in str(rules).split(";"):
+                rule_counts[rule] = rule_counts.get(rule, 0) + 1
+        rule_counts = dict(sorted(rule_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    total = len(frame) + (0 if prior_quarantine is None else len(prior_quarantine))
+    n_bad = len(quarantine)
+    share = n_bad / total if total else 0.0
+    passed = share <= max_bad_share
+
+    q_name = quarantine_dataset(dataset)
+    q_path: Path | None = None
+    if n_bad:
+        q_path = lake.write_day(q_name, symbol, day, quarantine.reset_index(drop=True))
+    else:
+        lake.delete_day(q_name, symbol, day)  # a clean re-ingest clears an old quarantine
+        (lake.day_dir(q_name, symbol, day) / VALIDATION).unlink(missing_ok=True)
+
+    payload: dict[str, Any] = {
+        **result.to_dict(),
+        "dataset": dataset,
+        "symbol": symbol,
+        "day": day.isoformat(),
+        "source": source,
+        "rows": total,
+        "bad_rows": n_bad,
+        "bad_share": share,
+        "max_bad_share": max_bad_share,
+        "passed": passed,
+        "rule_counts": rule_counts,
+        "quarantine": str(q_path) if q_path else None,
+    }
+    good = frame.iloc[~bad] if n_bad else frame
+    data_path: Path | None = None
+    if passed:
+        data_path = lake.write_day(dataset, symbol, day, good, index=index)
+        result_path = lake.write_json(dataset, symbol, day, VALIDATION, payload)
+        if n_bad:
+            lake.write_json(q_name, symbol, day, VALIDATION, payload)
+    else:
+        result_path = lake.write_json(q_name, symbol, day, VALIDATION, payload)
+        good = frame.iloc[:0]
+    outcome = GateOutcome(
+        dataset=dataset,
+        symbol=symbol,
+        day=day,
+        rows=total,
+        bad_rows=n_bad,
+        max_bad_share=max_bad_share,
+        passed=passed,
+        rule_counts=rule_counts,
+        data_path=data_path,
+        result_path=result_path,
+        quarantine_path=q_path,
+    )
+    level = log.error if not passed else (log.warning if n_bad else log.debug)
+    level(
+        "day validated" if passed else "day rejected",
+        data={"dataset": dataset, "symbol": symbol, "day": day.isoformat(), "rows": total, "bad_rows": n_bad,
+              "bad_share": round(share, 6), "rules": rule_counts},
+    )
+    return outcome, good

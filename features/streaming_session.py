@@ -1,0 +1,98 @@
+"""Pure helpers of the streaming engine: bar spec parsing, session bounds in integer nanoseconds.
+
+No pandas here: this module runs inside the live engine's hot path. Session bounds are computed from
+the instrument's local session times with :mod:`zoneinfo`, exactly as
+:func:`market.calendar.session_bounds` does with pandas (the parity tests check both agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from market.instruments import Instrument
+from quantumtrader.errors import ConfigError
+
+NS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+TIME, VOLUME, TICK = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class BarSpec:
+    """A parsed bar spec: ``time:<N>s``, ``volume:<N>`` or ``tick:<N>``."""
+
+    kind: int  # TIME, VOLUME or TICK
+    size: int  # seconds (time), contracts (volume) or trades (tick)
+    text: str
+
+
+def parse_bar_spec(text: str) -> BarSpec:
+    """Parse ``time:60s`` / ``volume:500`` / ``tick:100``; a bad spec raises :class:`ConfigError`."""
+    kind_s, _, size_s = text.strip().partition(":")
+    kind_s = kind_s.lower()
+    try:
+        if kind_s == "time":
+            if not size_s.endswith("s"):
+                raise ValueError("time bars need a size in seconds, e.g. time:60s")
+            size, kind = int(size_s[:-1]), TIME
+        elif kind_s == "volume":
+            size, kind = int(size_s), VOLUME
+        elif kind_s == "tick":
+            size, kind = int(size_s), TICK
+        else:
+            raise ValueError(f"unknown bar kind {kind_s!r} (time, volume, tick)")
+    except ValueError as err:
+        raise ConfigError(f"bar_spec {text!r}: {err}") from None
+    if size <= 0:
+        raise ConfigError(f"bar_spec {text!r}: size must be > 0")
+    return BarSpec(kind, size, text)
+
+
+def to_ns(dt: datetime) -> int:
+    """Integer nanoseconds since the epoch of an aware datetime (exact, no float rounding)."""
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One regular session: local date, bounds in ns (a bar holds events in (open, close])."""
+
+    day: date
+    open_ns: int
+    close_ns: int
+
+    @property
+    def weekday(self) -> int:
+        return self.day.weekday()
+
+
+class SessionLocator:
+    """Maps a timestamp to the session containing it, with a small cache for the quiet hours."""
+
+    def __init__(self, inst: Instrument) -> None:
+        self._tz = ZoneInfo(inst.timezone)
+        self._open_t = inst.session_open
+        self._close_t = inst.session_close
+
+    def bounds(self, day: date) -> Session:
+        o = datetime.combine(day, self._open_t, tzinfo=self._tz)
+        c = datetime.combine(day, self._close_t, tzinfo=self._tz)
+        return Session(day, to_ns(o), to_ns(c))
+
+    def local_day(self, ts_ns: int) -> date:
+        return datetime.fromtimestamp(ts_ns // NS, tz=self._tz).date()
+
+    def locate(self, ts_ns: int) -> tuple[Session | None, int, int]:
+        """``(session or None, quiet_from, quiet_to)``: when outside any session, every ts in
+        ``(quiet_from, quiet_to]`` is outside too (lets the caller skip the lookup)."""
+        day = self.local_day(ts_ns)
+        s = self.bounds(day)
+        if s.open_ns < ts_ns <= s.close_ns:
+            return s, 0, -1
+        if ts_ns <= s.open_ns:
+            return None, self.bounds(day - timedelta(days=1)).close_ns, s.open_ns
+        return None, s.close_ns, self.bounds(day + timedelta(days=1)).open_ns

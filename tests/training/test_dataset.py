@@ -1,0 +1,76 @@
+"""Dataset assembly: join on decision time, warm-up rows dropped, snapshot hash sensitive to every value."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from market.lake import Lake
+from quantumtrader.errors import InputError, SchemaError
+from training.dataset import assemble
+from training.tracking import git_commit, validation_results
+
+
+def _inputs(n: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
+    idx = pd.date_range("2026-01-05 12:00", periods=n, freq="60s", tz="UTC", name="close_ts")
+    rng = np.random.default_rng(0)
+    feats = pd.DataFrame(rng.standard_normal((n, 3)), index=idx, columns=["a", "b", "c"])
+    labels = pd.DataFrame(
+        {"label": np.tile([-1, 0, 1], n)[: n - 5], "fwd_ret": 0.0, "fwd_ticks": 1.0,
+         "pos": np.arange(n - 5), "end_pos": np.arange(n - 5) + 5},
+        index=idx[: n - 5],
+    )
+    return feats, labels
+
+
+def test_assemble_joins_labels_and_drops_warmup_rows() -> None:
+    feats, labels = _inputs()
+    feats.iloc[:4, 1] = np.nan
+    ds = assemble(feats, labels, ["a", "b", "c"])
+    assert len(ds) == 45 - 4
+    assert ds.info["dropped_warmup_rows"] == 4
+    assert list(ds.X.index) == list(range(len(ds)))
+    assert ds.close_ts[0] == feats.index[4]
+    assert ds.pos[0] == 4
+
+
+def test_snapshot_hash_changes_with_any_value_label_or_column_order() -> None:
+    feats, labels = _inputs()
+    base = assemble(feats, labels, ["a", "b", "c"]).snapshot_hash
+    assert assemble(feats, labels, ["a", "b", "c"]).snapshot_hash == base
+    f2 = feats.copy()
+    f2.iloc[10, 2] += 1e-12
+    assert assemble(f2, labels, ["a", "b", "c"]).snapshot_hash != base
+    l2 = labels.copy()
+    l2.iloc[3, 0] = 0 if l2.iloc[3, 0] != 0 else 1
+    assert assemble(feats, l2, ["a", "b", "c"]).snapshot_hash != base
+    assert assemble(feats, labels, ["b", "a", "c"]).snapshot_hash != base
+
+
+def test_infinite_features_and_missing_columns_are_input_errors() -> None:
+    feats, labels = _inputs()
+    feats.iloc[7, 0] = np.inf
+    with pytest.raises(InputError, match=r"infinite values in columns \['a'\]"):
+        assemble(feats, labels, ["a", "b", "c"])
+    with pytest.raises(SchemaError, match="lack 1 columns"):
+        assemble(feats, labels, ["a", "b", "zzz"])
+
+
+def test_validation_results_collect_every_lake_validation_file(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write_json("trades", "WDO", date(2026, 1, 5), "_validation.json", {"success": True, "rows": 10})
+    lake.write_json("bars/time_60s", "WDO", date(2026, 1, 5), "_validation.json", {"success": False})
+    out = validation_results(tmp_path, "WDO")
+    assert out["files"] == 2
+    assert out["success"] is False
+    assert out["failed"] == ["bars/time_60s/2026-01-05"]
+    assert out["results"]["trades"]["2026-01-05"]["rows"] == 10
+    assert validation_results(tmp_path, "WIN") == {"files": 0, "failed": [], "success": None, "results": {}}
+
+
+def test_git_commit_is_unknown_outside_a_repository(tmp_path: Path) -> None:
+    assert git_commit(tmp_path) == "unknown"

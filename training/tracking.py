@@ -1,0 +1,229 @@
+"""MLflow tracking and registry: one run per training, the final Booster registered with its contract.
+
+The model is logged as a native LightGBM Booster (text ``model.lgb``, never pickle) with a signature,
+an input example and the *model contract* as MLflow model metadata, which the decision core reads
+back with ``mlflow.models.get_model_info("models:/quantumtrader@challenger").metadata``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from quantumtrader.logging import get_logger
+from training.labels import CLASS_NAMES, CLASSES
+
+if TYPE_CHECKING:
+    from quantumtrader.config import Settings
+    from training.dataset import Dataset
+    from training.models import CalibratedBooster
+    from training.tuning import CVSummary
+
+log = get_logger("training.tracking")
+
+MODEL_CONTRACT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Registered:
+    """Where the trained model went."""
+
+    run_id: str
+    experiment_id: str
+    model_uri: str  # models:/m-... (the logged model)
+    name: str
+    version: str
+    alias: str
+
+    @property
+    def alias_uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}"
+
+
+def ensure_experiment(settings: Settings, name: str | None = None) -> str:
+    """Point MLflow at the configured store; create the experiment with the configured artifact root."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    name = name or settings.training.experiment
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    root = settings.stores.mlflow_artifact_root
+    assert root is not None
+    root.mkdir(parents=True, exist_ok=True)
+    return str(client.create_experiment(name, artifact_location=(root / name).as_uri()))
+
+
+def git_commit(root: Path) -> str:
+    """The checked-out commit (``+dirty`` when the tree has changes), or ``unknown`` without git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def validation_results(lake_root: Path, symbol: str) -> dict[str, Any]:
+    """Every ``_validation.json`` the lake holds for ``symbol``, by dataset, with a success summary."""
+    from market.lake import VALIDATION
+
+    by_dataset: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(lake_root).glob(f"**/symbol={symbol}/date=*/{VALIDATION}")):
+        dataset = path.parent.parent.parent.relative_to(lake_root).as_posix()
+        day = path.parent.name.removeprefix("date=")
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            payload = {"success": False, "error": f"unreadable: {err}"}
+        by_dataset.setdefault(dataset, {})[day] = payload
+    failed = sorted(
+        f"{ds}/{day}" for ds, days in by_dataset.items() for day, p in days.items() if p.get("success") is False
+    )
+    n = sum(len(d) for d in by_dataset.values())
+    return {"files": n, "failed": failed, "success": (not failed) if n else None, "results": by_dataset}
+
+
+def model_contract(
+    *,
+    feature_names: list[str],
+    feature_spec_hash: str,
+    feature_set: str,
+    calibration: dict[str, Any],
+    horizon: int,
+    dataset_hash: str,
+    bar_spec: str,
+) -> dict[str, Any]:
+    """The metadata the serving side relies on (keep the keys exact)."""
+    return {
+        "qt_model_contract": MODEL_CONTRACT_VERSION,
+        "feature_set": feature_set,
+        "feature_spec_hash": feature_spec_hash,
+        "feature_names": list(feature_names),
+        "classes": list(CLASSES),
+        "class_names": list(CLASS_NAMES),
+        "calibration": dict(calibration),
+        "horizon": int(horizon),
+        "dataset_hash": dataset_hash,
+        "bar_spec": bar_spec,
+    }
+
+
+def _flat(prefix: str, d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out.update(_flat(key, v))
+        else:
+            out[key] = v
+    return out
+
+
+def _finite(x: float) -> bool:
+    return bool(np.isfinite(x))
+
+
+def log_and_register(
+    settings: Settings,
+    ds: Dataset,
+    summary: CVSummary,
+    final: CalibratedBooster,
+    *,
+    contract: dict[str, Any],
+    importance_fig: Any,
+    confusion_fig: Any,
+    extra_tags: dict[str, str] | None = None,
+) -> Registered:
+    """Log params, metrics, charts and lineage in one run; log + register the Booster; set the alias."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    cfg = settings.training
+    experiment_id = ensure_experiment(settings)
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    validation = validation_results(settings.lake_root, str(ds.info.get("symbol", settings.market.symbol)))
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{ds.snapshot_hash[:8]}") as run:
+        params = {
+            **{f"best.{k}": v for k, v in summary.best_params.items()},
+            **_flat("training", cfg.model_dump(mode="json", exclude={"tuning"})),
+            **{f"tuning.{k}": str(v) for k, v in cfg.tuning.model_dump(mode="json").items()},
+            "tuning.combos": sum(1 for name in summary.aggregate if name.startswith("lgbm_combo_")),
+            "bar_spec": contract["bar_spec"],
+            "rows": len(ds),
+            "best_iteration": final.best_iteration,
+            "temperature": round(float(final.calibration.get("temperature", 1.0)), 6),
+        }
+        mlflow.log_params(params)
+        mlflow.set_tags(
+            {
+                "dataset_hash": ds.snapshot_hash,
+                "feature_spec_hash": contract["feature_spec_hash"],
+                "feature_set": contract["feature_set"],
+                "git_commit": git_commit(settings.root),
+                "data_validation_success": str(validation["success"]),
+                **(extra_tags or {}),
+            }
+        )
+        for name, agg in summary.aggregate.items():
+            mlflow.log_metrics({f"cv_{name}_{m}": v for m, v in agg.items() if _finite(v)})
+        for row in summary.per_fold:
+            metrics = {f"fold_{row['model']}_{m}": float(v) for m, v in row.items() if m not in ("model", "fold")}
+            mlflow.log_metrics({k: v for k, v in metrics.items() if _finite(v)}, step=int(row["fold"]))
+        mlflow.log_metrics({"oof_auc_ovr": summary.oof_auc_ovr, "oof_auc_direction": summary.oof_auc_direction})
+        mlflow.log_dict(validation, "data_validation.json")
+        mlflow.log_dict(
+            {"per_fold": summary.per_fold, "aggregate": summary.aggregate, "best_params": summary.best_params,
+             "dataset": ds.info, "class_counts": ds.class_counts()},
+            "cv_results.json",
+        )
+        mlflow.log_figure(importance_fig, "charts/feature_importance.png")
+        mlflow.log_figure(confusion_fig, "charts/confusion_matrix.png")
+        example = ds.X.head(5)
+        signature = infer_signature(example, final.booster.predict(example.to_numpy()))
+        info = mlflow.lightgbm.log_model(
+            final.booster,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=_pip_requirements(),
+            metadata=contract,
+        )
+        version = mlflow.register_model(info.model_uri, cfg.registered_model_name)
+        client.set_registered_model_alias(cfg.registered_model_name, cfg.alias, version.version)
+        client.set_model_version_tag(cfg.registered_model_name, version.version, "dataset_hash", ds.snapshot_hash)
+        cv_loss = f"{summary.aggregate['lgbm']['log_loss']:.6f}"
+        client.set_model_version_tag(cfg.registered_model_name, version.version, "cv_lgbm_log_loss", cv_loss)
+        reg = Registered(
+            run_id=run.info.run_id,
+            experiment_id=experiment_id,
+            model_uri=info.model_uri,
+            name=cfg.registered_model_name,
+            version=str(version.version),
+            alias=cfg.alias,
+        )
+    log.info(
+        "model registered", data={"name": reg.name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id}
+    )
+    return reg
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"lightgbm=={version('lightgbm')}", f"numpy=={version('numpy')}", f"pandas=={version('pandas')}"]

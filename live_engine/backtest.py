@@ -1,0 +1,185 @@
+"""The backtest shell: load sessions and model, replay, write outputs, report, log to MLflow.
+
+Outputs under ``<reports_dir>/backtests/<run>/``: ``orders.parquet``, ``fills.parquet``,
+``trades.parquet`` (round trips), ``equity.parquet`` (per bar close: position and PnL, i.e. the
+positions and the equity curve), ``features.parquet`` (the vector each decision read; a decision's
+``feature_row`` indexes it), ``decisions.jsonl`` (one record per bar), ``metrics.json``,
+``state.json`` (coordinator weights and risk counters at the end) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from live_engine.agents import agent_configs
+from live_engine.core import DecisionCore, ProbaModel
+from live_engine.metrics import agent_contribution, compute_metrics
+from live_engine.replay import (
+    ReplayStats,
+    SessionData,
+    build_core,
+    load_lake_sessions,
+    order_list_hash,
+    replay,
+    run_stamp,
+)
+from live_engine.report import charts, write_report
+from quantumtrader.config import Settings
+from quantumtrader.logging import get_logger
+
+log = get_logger("live_engine.backtest")
+
+
+@dataclass
+class BacktestResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    order_hash: str
+    report_path: Path
+    mlflow_run_id: str | None
+    stats: ReplayStats
+    core: DecisionCore
+
+
+def frames(core: DecisionCore) -> dict[str, pd.DataFrame]:
+    """The core's records as DataFrames (orders, fills, trades, equity, decisions, features)."""
+    b = core.broker
+    orders = pd.DataFrame([asdict(o) for o in b.orders])
+    fills = pd.DataFrame([asdict(f) for f in b.fills])
+    trades = pd.DataFrame([asdict(t) for t in b.trades])
+    equity = pd.DataFrame(core.equity, columns=["ts_ns", "session", "close", "position", "pnl"])
+    feats = pd.DataFrame(np.vstack(core.features) if core.features else np.zeros((0, 0)))
+    if len(feats.columns):
+        from features.spec import FEATURE_NAMES
+
+        feats.columns = list(FEATURE_NAMES)[: len(feats.columns)]
+    return {"orders": orders, "fills": fills, "trades": trades, "equity": equity, "features": feats}
+
+
+def summarize(core: DecisionCore, stats: ReplayStats) -> dict[str, Any]:
+    """Metrics of a finished replay, plus the order-list hash and per-source contribution."""
+    b = core.broker
+    trades = [asdict(t) for t in b.trades]
+    eq = core.equity
+    m: dict[str, Any] = compute_metrics(trades, [e[1] for e in eq], [e[4] for e in eq], [e[3] for e in eq],
+                                        capital=core.config.risk.account_capital)
+    m["n_orders"] = float(len(b.orders))
+    m["bars"] = float(stats.bars)
+    m["degraded_bars"] = float(core.degraded_bars)
+    for k, v in agent_contribution(core.trade_attribution).items():
+        m[f"contribution_{k}"] = v
+    for k, v in core.risk.denials.items():
+        m[f"denials_{k}"] = float(v)
+    if stats.seconds > 0:
+        m["replay_trades_per_s"] = stats.trades / stats.seconds
+    return m
+
+
+def write_outputs(run_dir: Path, core: DecisionCore, metrics: dict[str, Any], info: dict[str, Any]) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dfs = frames(core)
+    for name, df in dfs.items():
+        df.to_parquet(run_dir / f"{name}.parquet", index=False)
+    with open(run_dir / "decisions.jsonl", "wb") as fh:
+        for rec in core.decisions:
+            fh.write(orjson.dumps(rec) + b"\n")
+    (run_dir / "metrics.json").write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2))
+    (run_dir / "state.json").write_bytes(orjson.dumps(core.state(), option=orjson.OPT_INDENT_2))
+    weights = pd.DataFrame([d["weights"] for d in core.decisions if d["weights"]])
+    contrib = agent_contribution(core.trade_attribution)
+    images = charts(dfs["equity"], weights, contrib, core.config.risk.account_capital)
+    return write_report(run_dir / "report.html", title=f"Backtest {run_dir.name}", metrics=metrics, info=info,
+                        images=images, trades=dfs["trades"])
+
+
+def _model_version(model_uri: str, tracking_uri: str) -> tuple[str, str] | None:
+    """(name, version) of a ``models:/name@alias`` or ``models:/name/version`` URI."""
+    import mlflow
+
+    if not model_uri.startswith("models:/"):
+        return None
+    rest = model_uri.removeprefix("models:/")
+    client = mlflow.MlflowClient(tracking_uri)
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        return name, str(client.get_model_version_by_alias(name, alias).version)
+    name, _, version = rest.partition("/")
+    return name, version
+
+
+def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], info: dict[str, Any],
+                  model_uri: str | None) -> str:
+    """Log params, metrics and every output file; tag the run and the model version with each other."""
+    import mlflow
+
+    uri = settings.mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(uri)
+    exp_name = settings.live.backtest.experiment
+    exp = client.get_experiment_by_name(exp_name)
+    root = Path(settings.stores.mlflow_artifact_root or settings.var_dir)
+    exp_id = exp.experiment_id if exp is not None else client.create_experiment(
+        exp_name, artifact_location=(root / exp_name).as_uri())
+    mv = _model_version(model_uri, uri) if model_uri else None
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_dir.name) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in info.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+        tags = {"kind": "backtest", "order_hash": str(info.get("order_hash", ""))}
+        if mv is not None:
+            tags.update(model_name=mv[0], model_version=mv[1], model_uri=str(model_uri))
+        mlflow.set_tags(tags)
+        mlflow.log_artifacts(str(run_dir))
+        run_id = run.info.run_id
+    if mv is not None:
+        client.set_model_version_tag(mv[0], mv[1], "last_backtest_run_id", run_id)
+        client.set_model_version_tag(mv[0], mv[1], "last_backtest_pnl", f"{metrics['pnl']:.2f}")
+    return run_id
+
+
+def run_backtest(
+    settings: Settings,
+    *,
+    model_uri: str | None = None,
+    sessions: Sequence[date] | int | None = None,
+    data: Sequence[SessionData] | None = None,
+    model: ProbaModel | None = None,
+    scripted: Callable[[int], int] | dict[int, int] | None = None,
+    run_name: str | None = None,
+    log_mlflow: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
+    """Replay sessions through the decision core and write every output (see the module docstring)."""
+    cfg = settings.live.backtest
+    if data is None:
+        data = load_lake_sessions(settings, sessions if sessions is not None else cfg.sessions)
+    if scripted is None and model is None:
+        from serving.predictor import Predictor
+
+        model_uri = model_uri or cfg.model_uri
+        model = Predictor.from_model_uri(model_uri, tracking_uri=settings.mlflow_tracking_uri)
+    core = build_core(settings, model=model, scripted=scripted)
+    stats = replay(core, data, settings, progress=progress)
+    metrics = summarize(core, stats)
+    metrics_h = order_list_hash(core)
+    run_dir = settings.reports_dir / "backtests" / (run_name or run_stamp())
+    info = {"model_uri": model_uri or ("scripted" if scripted is not None else "in-memory"),
+            "sessions": ",".join(s.day.isoformat() for s in data), "symbol": settings.market.symbol,
+            "bar_spec": settings.market.bars.spec, "order_hash": metrics_h,
+            "model_sha256": getattr(model, "model_sha256", ""),
+            "live_config": orjson.dumps(settings.live.model_dump(mode="json")).decode(),
+            "agents": orjson.dumps(agent_configs()).decode() if scripted is None else ""}
+    report = write_outputs(run_dir, core, {**metrics}, info)
+    metrics["order_hash"] = metrics_h  # type: ignore[assignment]
+    run_id = log_to_mlflow(settings, run_dir, {k: v for k, v in metrics.items() if k != "order_hash"},
+                           info, model_uri) if log_mlflow else None
+    log.info("backtest finished", data={"run_dir": str(run_dir), "pnl": round(metrics["pnl"], 2),
+                                        "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12]})
+    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core)

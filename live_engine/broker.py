@@ -1,0 +1,257 @@
+"""Paper broker: a simulated exchange for one instrument, driven by the tape and the book.
+
+- A market order fills at the opposite best price (buy at ask1, sell at bid1) moved ``slippage_ticks``
+  against us, at the first book/trade event at or after ``submit + latency`` (at once when the
+  latency is 0 and a book is known).
+- An entry may carry a bracket (stop-loss and take-profit distances in ticks). When the entry fills,
+  both orders rest at the exchange as one OCO pair, priced from the fill.
+- Resting orders trigger on the tape: a sell stop when a trade prints at or below its price (fill at
+  ``min(stop, trade) - stop_slippage``), a sell target when a trade prints at or above it (fill at
+  the target); buys mirror this. When the position returns to 0 every resting order is cancelled.
+- Fees: ``fee_per_contract`` R$ per contract per side. PnL in points and R$ (points * point value).
+- Client order ids are deterministic (``<prefix>-<seq>``); fill ids are unique (``<client id>-F<n>``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from live_engine.config import BrokerConfig
+from market.instruments import Instrument
+
+MARKET, STOP, LIMIT = "market", "stop", "limit"
+WORKING, FILLED, CANCELLED = "working", "filled", "cancelled"
+
+
+@dataclass(slots=True)
+class Order:
+    client_id: str
+    ts_ns: int
+    side: int  # +1 buy, -1 sell
+    qty: int
+    kind: str
+    price: float  # trigger for stop / limit; NaN for market
+    tag: str  # entry, exit, flatten, time_exit, signal_exit, stop, target, halt
+    due_ns: int = 0
+    status: str = WORKING
+    stop_ticks: int = 0
+    target_ticks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    fill_id: str
+    client_id: str
+    ts_ns: int
+    side: int
+    qty: int
+    price: float
+    fee: float
+    tag: str
+
+
+@dataclass(slots=True)
+class RoundTrip:
+    """One trade from flat to flat (the core never reverses in one order)."""
+
+    side: int
+    qty: int
+    entry_ts_ns: int
+    entry_price: float
+    exit_ts_ns: int = 0
+    exit_price: float = math.nan
+    points: float = 0.0
+    fees: float = 0.0
+    pnl: float = 0.0  # R$, net of fees
+    exit_tag: str = ""
+    entry_client_id: str = ""
+
+
+@dataclass(slots=True)
+class PaperBroker:
+    instrument: Instrument
+    config: BrokerConfig = field(default_factory=BrokerConfig)
+    id_prefix: str = "QT"
+    bid: float = math.nan
+    ask: float = math.nan
+    last: float = math.nan
+    position: int = 0
+    avg_price: float = 0.0
+    realized_points: float = 0.0
+    fees: float = 0.0
+    orders: list[Order] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    trades: list[RoundTrip] = field(default_factory=list)
+    _seq: int = 0
+    _pending: list[Order] = field(default_factory=list)  # market orders waiting for latency / a book
+    _resting: list[Order] = field(default_factory=list)  # stop and limit orders
+    _open: RoundTrip | None = None
+
+    # ---- market data ------------------------------------------------------------------------
+    def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
+        self.bid = bid
+        self.ask = ask
+        if self._pending:
+            self._fill_due(ts_ns)
+
+    def on_trade(self, ts_ns: int, price: float) -> None:
+        self.last = price
+        if self._pending:
+            self._fill_due(ts_ns)
+        if self._resting:
+            self._check_resting(ts_ns, price)
+
+    # ---- orders -----------------------------------------------------------------------------
+    def _next_id(self) -> str:
+        self._seq += 1
+        return f"{self.id_prefix}-{self._seq:06d}"
+
+    def submit_market(self, ts_ns: int, side: int, qty: int, tag: str, *, stop_ticks: int = 0,
+                      target_ticks: int = 0) -> Order:
+        """Send a market order; with ``stop_ticks``/``target_ticks`` its fill places an OCO bracket."""
+        order = Order(self._next_id(), ts_ns, side, qty, MARKET, math.nan, tag,
+                      due_ns=ts_ns + self.config.latency_ms * 1_000_000,
+                      stop_ticks=stop_ticks, target_ticks=target_ticks)
+        self.orders.append(order)
+        self._pending.append(order)
+        self._fill_due(ts_ns)
+        return order
+
+    def cancel_resting(self) -> int:
+        """Cancel the working stop and target orders; returns how many were cancelled."""
+        n = 0
+        for o in self._resting:
+            if o.status == WORKING:
+                o.status = CANCELLED
+                n += 1
+        self._resting.clear()
+        return n
+
+    def cancel_all(self) -> int:
+        """Cancel every working order (resting and pending market)."""
+        n = self.cancel_resting()
+        for o in self._pending:
+            if o.status == WORKING:
+                o.status = CANCELLED
+                n += 1
+        self._pending.clear()
+        return n
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    @property
+    def resting(self) -> list[Order]:
+        return list(self._resting)
+
+    # ---- matching ---------------------------------------------------------------------------
+    def _fill_due(self, ts_ns: int) -> None:
+        tick = self.instrument.tick_size
+        slip = self.config.slippage_ticks * tick
+        keep: list[Order] = []
+        for o in self._pending:
+            if o.due_ns > ts_ns:
+                keep.append(o)
+                continue
+            px = (self.ask + slip) if o.side > 0 else (self.bid - slip)
+            if not math.isfinite(px):  # no book yet: wait for one
+                keep.append(o)
+                continue
+            self._execute(o, ts_ns, px)
+        self._pending = keep
+
+    def _check_resting(self, ts_ns: int, price: float) -> None:
+        tick = self.instrument.tick_size
+        for o in list(self._resting):
+            if o.status != WORKING:
+                continue
+            if o.kind == STOP:
+                hit = price <= o.price if o.side < 0 else price >= o.price
+                if not hit:
+                    continue
+                slip = self.config.stop_slippage_ticks * tick
+                px = (min(o.price, price) - slip) if o.side < 0 else (max(o.price, price) + slip)
+            else:
+                hit = price >= o.price if o.side < 0 else price <= o.price
+                if not hit:
+                    continue
+                px = o.price
+            self._execute(o, ts_ns, px)
+            if self.position == 0:
+                break
+
+    def _execute(self, o: Order, ts_ns: int, price: float) -> None:
+        o.status = FILLED
+        if o.kind != MARKET:
+            self._resting.remove(o)
+        fee = self.instrument.fee_per_contract * o.qty
+        fill = Fill(f"{o.client_id}-F{len(self.fills) + 1}", o.client_id, ts_ns, o.side, o.qty, price, fee, o.tag)
+        self.fills.append(fill)
+        self.fees += fee
+        opened = self.position == 0
+        self._apply(fill)
+        if self.position == 0:
+            self.cancel_resting()
+        elif opened and (o.stop_ticks or o.target_ticks):
+            self._place_bracket(o, ts_ns, price)
+
+    def _place_bracket(self, entry: Order, ts_ns: int, price: float) -> None:
+        tick = self.instrument.tick_size
+        side = -entry.side
+        if entry.stop_ticks:
+            stop = Order(self._next_id(), ts_ns, side, entry.qty, STOP, price - entry.side * entry.stop_ticks * tick,
+                         "stop")
+            self.orders.append(stop)
+            self._resting.append(stop)
+        if entry.target_ticks:
+            target = Order(self._next_id(), ts_ns, side, entry.qty, LIMIT,
+                           price + entry.side * entry.target_ticks * tick, "target")
+            self.orders.append(target)
+            self._resting.append(target)
+
+    def _apply(self, f: Fill) -> None:
+        signed = f.side * f.qty
+        pos = self.position
+        if pos == 0 or (pos > 0) == (signed > 0):  # open or add
+            new = pos + signed
+            self.avg_price = (self.avg_price * abs(pos) + f.price * f.qty) / abs(new)
+            self.position = new
+            if self._open is None:
+                self._open = RoundTrip(f.side, f.qty, f.ts_ns, f.price, fees=f.fee, entry_client_id=f.client_id)
+            else:
+                self._open.qty += f.qty
+                self._open.fees += f.fee
+            return
+        closed = min(abs(pos), f.qty)
+        pts = (f.price - self.avg_price) * closed * (1 if pos > 0 else -1)
+        self.realized_points += pts
+        self.position = pos + signed
+        rt = self._open
+        if rt is not None:
+            rt.points += pts
+            rt.fees += f.fee
+        if self.position == 0:
+            self.avg_price = 0.0
+            if rt is not None:
+                rt.exit_ts_ns, rt.exit_price, rt.exit_tag = f.ts_ns, f.price, f.tag
+                rt.pnl = rt.points * self.instrument.point_value - rt.fees
+                self.trades.append(rt)
+            self._open = None
+        elif (pos > 0) != (self.position > 0):  # crossed zero: remainder opens a new position
+            self.avg_price = f.price
+            if rt is not None:
+                rt.exit_ts_ns, rt.exit_price, rt.exit_tag = f.ts_ns, f.price, f.tag
+                rt.pnl = rt.points * self.instrument.point_value - rt.fees
+                self.trades.append(rt)
+            self._open = RoundTrip(f.side, abs(self.position), f.ts_ns, f.price, entry_client_id=f.client_id)
+
+    # ---- accounting -------------------------------------------------------------------------
+    def unrealized_points(self, mark: float) -> float:
+        return (mark - self.avg_price) * self.position if self.position else 0.0
+
+    def equity_pnl(self, mark: float) -> float:
+        """Realised + unrealised PnL in R$, net of fees paid so far."""
+        pts = self.realized_points + self.unrealized_points(mark)
+        return pts * self.instrument.point_value - self.fees

@@ -1,0 +1,95 @@
+"""Hedge (multiplicative weights) over the agents: weights follow each agent's realised performance.
+
+At every bar close the coordinator first scores the *previous* bar's votes on the return that bar
+went on to make (known now, so no look-ahead), then combines the current votes:
+
+- gain of agent i: ``g_i = clip(signal_i * r / return_scale, -1, 1)`` with ``r = ln(C_b / C_{b-1})``;
+- update: ``w_i <- w_i * exp(learning_rate * g_i)``, normalise to sum 1, clip to ``[floor, cap]``
+  and renormalise (repeated until stable) so no agent dies or dominates;
+- combined agents' signal ``Σ w_i s_i``, confidence ``Σ w_i c_i``.
+
+Weights are state: :meth:`state` / :meth:`restore` round-trip them exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from live_engine.config import CoordinatorConfig
+
+
+def project_weights(weights: Sequence[float], floor: float, cap: float) -> list[float]:
+    """Scale ``weights`` by the one factor ``k`` for which ``Σ clip(k * w_i, floor, cap) = 1``.
+
+    ``f(k) = Σ clip(k w_i, floor, cap)`` is piecewise linear and non-decreasing in ``k`` with breakpoints
+    ``floor / w_i`` and ``cap / w_i``: evaluate it at the sorted breakpoints and interpolate linearly.
+    The order of the weights is kept and every weight lands in ``[floor, cap]``.
+    """
+    n = len(weights)
+    lo, hi = min(floor, 1.0 / n), max(cap, 1.0 / n)
+    if sum(weights) <= 0:
+        return [1.0 / n] * n
+
+    def f(k: float) -> float:
+        return sum(min(hi, max(lo, k * w)) for w in weights)
+
+    prev_k, prev_f = 0.0, f(0.0)
+    k = prev_k
+    for bp in sorted({b for w in weights if w > 0 for b in (lo / w, hi / w)}):
+        fb = f(bp)
+        if fb >= 1.0:
+            k = bp if fb == prev_f else prev_k + (1.0 - prev_f) * (bp - prev_k) / (fb - prev_f)
+            break
+        prev_k, prev_f = bp, fb
+    else:
+        k = prev_k
+    return [min(hi, max(lo, k * w)) for w in weights]
+
+
+class HedgeCoordinator:
+    """Online weights over named agents."""
+
+    def __init__(self, names: Sequence[str], config: CoordinatorConfig | None = None) -> None:
+        self.names: tuple[str, ...] = tuple(names)
+        self.config = config or CoordinatorConfig()
+        self.weights: list[float] = project_weights([1.0] * len(self.names), self.config.floor, self.config.cap)
+        self.updates = 0
+        self.cum_gain: list[float] = [0.0] * len(self.names)
+
+    def update(self, signals: Sequence[float], bar_return: float) -> None:
+        """Score ``signals`` (the votes cast one bar ago) on the bar's realised log return."""
+        if not math.isfinite(bar_return):
+            return
+        c = self.config
+        new = []
+        for i, s in enumerate(signals):
+            g = s * bar_return / c.return_scale if math.isfinite(s) else 0.0
+            g = -1.0 if g < -1.0 else (1.0 if g > 1.0 else g)
+            self.cum_gain[i] += g
+            new.append(self.weights[i] * math.exp(c.learning_rate * g))
+        self.weights = project_weights(new, c.floor, c.cap)
+        self.updates += 1
+
+    def combine(self, signals: Sequence[float], confidences: Sequence[float]) -> tuple[float, float]:
+        """Weighted agents' signal and confidence."""
+        s = sum(w * x for w, x in zip(self.weights, signals, strict=True))
+        conf = sum(w * x for w, x in zip(self.weights, confidences, strict=True))
+        return s, conf
+
+    def weight_map(self) -> dict[str, float]:
+        return dict(zip(self.names, self.weights, strict=True))
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to resume: names, weights, update count, cumulative gains."""
+        return {"names": list(self.names), "weights": list(self.weights), "updates": self.updates,
+                "cum_gain": list(self.cum_gain)}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Resume from :meth:`state`; the agent names must match."""
+        if tuple(state["names"]) != self.names:
+            raise ValueError(f"coordinator state is for agents {state['names']}, not {list(self.names)}")
+        self.weights = [float(w) for w in state["weights"]]
+        self.updates = int(state["updates"])
+        self.cum_gain = [float(g) for g in state.get("cum_gain", [0.0] * len(self.names))]

@@ -1,0 +1,300 @@
+"""The decision core shared by the live engine and the backtest.
+
+Per market event the core only forwards the event to the paper broker (book, stop and target
+triggers) and remembers when data last arrived. Once per bar close, :meth:`DecisionCore.on_bar`
+runs model + agents (through a decider), consensus, the risk rules and the broker, and appends one
+decision record. No I/O, no pandas, no wall clock: time comes from the bar and the injected clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import numpy as np
+
+from live_engine.agents import Agent, is_valid_vote
+from live_engine.broker import PaperBroker
+from live_engine.config import LiveConfig
+from live_engine.consensus import DEGRADED, TRADE, WARMUP, ConsensusResult, decide, no_trade
+from live_engine.coordinator import HedgeCoordinator
+from live_engine.risk import HALTED, OrderIntent, RiskContext, RiskEngine
+from market.instruments import Instrument
+from quantumtrader.clock import Clock
+
+
+class Bar(Protocol):
+    """What the core reads from a closed bar (``features.streaming.BarClose`` satisfies it)."""
+
+    close_ts_ns: int
+    session: Any  # date or ISO string
+    close: float
+    features: np.ndarray
+
+
+class ProbaModel(Protocol):
+    def predict_proba(self, row: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A decider's output for one bar."""
+
+    result: ConsensusResult
+    probs: tuple[float, float, float]
+    votes: tuple[tuple[float, float], ...]
+    agents_signal: float
+    agents_confidence: float
+    degraded: bool = False
+    error: str = ""
+
+
+_NAN3 = (math.nan, math.nan, math.nan)
+
+
+class ConsensusDecider:
+    """Model + agents + Hedge coordinator + consensus: the production decider."""
+
+    def __init__(self, model: ProbaModel, agents: Sequence[Agent], coordinator: HedgeCoordinator,
+                 config: LiveConfig) -> None:
+        self.model = model
+        self.agents = list(agents)
+        self.coordinator = coordinator
+        self.config = config.consensus
+        self._inputs = sorted({i for a in self.agents for i in a.feature_indices})
+        self._prev_signals: list[float] | None = None
+
+    @property
+    def agent_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.agents)
+
+    def new_session(self) -> None:
+        """Do not score votes on the overnight return."""
+        self._prev_signals = None
+
+    def decide(self, x: np.ndarray, bar_return: float | None) -> Verdict:
+        if self._prev_signals is not None and bar_return is not None:
+            self.coordinator.update(self._prev_signals, bar_return)
+        self._prev_signals = None
+        if any(math.isnan(x[i]) for i in self._inputs):
+            return Verdict(no_trade(WARMUP), _NAN3, (), math.nan, math.nan)
+        votes: list[tuple[float, float]] = []
+        for agent in self.agents:
+            try:
+                s, c = agent.vote(x)
+                s, c = float(s), float(c)
+            except Exception as err:  # an agent bug must not stop the engine: no trade, degraded
+                return Verdict(no_trade(DEGRADED), _NAN3, tuple(votes), math.nan, math.nan, True,
+                               f"agent {agent.name} raised {type(err).__name__}: {err}")
+            votes.append((s, c))
+            if not is_valid_vote(s, c):
+                return Verdict(no_trade(DEGRADED), _NAN3, tuple(votes), math.nan, math.nan, True,
+                               f"agent {agent.name} returned an invalid vote ({s}, {c})")
+        signals = [v[0] for v in votes]
+        a_sig, a_conf = self.coordinator.combine(signals, [v[1] for v in votes])
+        self._prev_signals = signals
+        try:
+            p = self.model.predict_proba(x)
+            probs = (float(p[0]), float(p[1]), float(p[2]))
+        except Exception as err:
+            return Verdict(no_trade(DEGRADED), _NAN3, tuple(votes), a_sig, a_conf, True,
+                           f"model raised {type(err).__name__}: {err}")
+        if not all(math.isfinite(q) for q in probs):
+            return Verdict(no_trade(DEGRADED), probs, tuple(votes), a_sig, a_conf, True, "model returned NaN")
+        result = decide(probs[0], probs[1], probs[2], a_sig, a_conf, self.config)
+        return Verdict(result, probs, tuple(votes), a_sig, a_conf)
+
+
+class ScriptedDecider:
+    """Directions given in advance (tests, the sweep-vs-replay check): ``direction(close_ts_ns)``."""
+
+    agent_names: tuple[str, ...] = ()
+
+    def __init__(self, direction: Callable[[int], int] | Mapping[int, int]) -> None:
+        self._direction = direction
+        self.coordinator: HedgeCoordinator | None = None
+
+    def new_session(self) -> None:
+        pass
+
+    def decide_at(self, ts_ns: int) -> Verdict:
+        d = self._direction(ts_ns) if callable(self._direction) else self._direction.get(ts_ns, 0)
+        res = ConsensusResult(float(d), 1.0, float(d), 1.0, "strong", int(d), TRADE if d else "no_signal")
+        return Verdict(res, _NAN3, (), math.nan, math.nan)
+
+    def decide(self, x: np.ndarray, bar_return: float | None) -> Verdict:  # pragma: no cover - unused
+        raise NotImplementedError
+
+
+class DecisionCore:
+    """Bar-close decisions for one instrument, plus the broker fed by every event."""
+
+    def __init__(self, *, instrument: Instrument, config: LiveConfig, decider: ConsensusDecider | ScriptedDecider,
+                 clock: Clock, bar_ns: int, session_bounds: Callable[[date], tuple[int, int]],
+                 id_prefix: str = "QT", keep_features: bool = True) -> None:
+        self.instrument = instrument
+        self.config = config
+        self.decider = decider
+        self.clock = clock
+        self.bar_ns = bar_ns
+        self.session_bounds = session_bounds
+        self.broker = PaperBroker(instrument, config.broker, id_prefix)
+        self.risk = RiskEngine(config.risk, instrument.tick_size)
+        self.keep_features = keep_features
+        self.last_data_ns = 0
+        self.decisions: list[dict[str, Any]] = []
+        self.equity: list[tuple[int, str, float, int, float]] = []  # ts, session, close, position, pnl R$
+        self.features: list[np.ndarray] = []
+        self.trade_attribution: list[dict[str, float]] = []
+        self.degraded = False
+        self.degraded_bars = 0
+        self._session: str | None = None
+        self._bounds = (0, 0)
+        self._prev_close = math.nan
+        self._bars_held = 0
+        self._seen_trades = 0
+        self._entry_components: dict[str, dict[str, float]] = {}
+
+    # ---- per event (hot path) ---------------------------------------------------------------
+    def on_trade(self, ts_ns: int, price: float) -> None:
+        self.last_data_ns = ts_ns
+        self.broker.on_trade(ts_ns, price)
+
+    def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
+        self.last_data_ns = ts_ns
+        self.broker.on_book(ts_ns, bid, ask)
+
+    # ---- per bar ----------------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> dict[str, Any]:
+        """Decide at the close of ``bar``; returns the decision record (also kept in ``decisions``)."""
+        ts = int(bar.close_ts_ns)
+        session = bar.session if isinstance(bar.session, str) else bar.session.isoformat()
+        close = float(bar.close)
+        if session != self._session:
+            self._start_session(session, close)
+            bar_return = None
+        else:
+            bar_return = math.log(close / self._prev_close) if self._prev_close > 0 else None
+        self._prev_close = close
+        x = bar.features
+        if isinstance(self.decider, ScriptedDecider):
+            verdict = self.decider.decide_at(ts)
+        else:
+            verdict = self.decider.decide(x, bar_return)
+        self.degraded = verdict.degraded
+        self.degraded_bars += verdict.degraded
+
+        total_pnl = self.broker.equity_pnl(close)
+        self._close_trades(ts)
+        ctx = RiskContext(ts, self._bounds[0], self._bounds[1], self.last_data_ns or ts, self.bar_ns)
+        state_before = self.risk.state
+        state = self.risk.mark(ctx, total_pnl)
+        action, denial = self._act(ctx, verdict, close, state_before)
+        pos = self.broker.position
+        self._bars_held = self._bars_held + 1 if pos else 0
+        self.equity.append((ts, session, close, pos, total_pnl))
+        if self.keep_features:
+            self.features.append(np.array(x, dtype=np.float64, copy=True))
+        r = verdict.result
+        names = self.decider.agent_names
+        coord = getattr(self.decider, "coordinator", None)
+        record: dict[str, Any] = {
+            "ts_ns": ts, "session": session, "feature_row": len(self.decisions), "close": close,
+            "p_down": verdict.probs[0], "p_flat": verdict.probs[1], "p_up": verdict.probs[2],
+            "model_signal": r.model_signal, "agents_signal": verdict.agents_signal, "combined": r.combined,
+            "confidence": r.confidence, "band": r.band, "direction": r.direction, "reason": r.reason,
+            "votes": {n: list(v) for n, v in zip(names, verdict.votes, strict=False)},
+            "weights": coord.weight_map() if coord is not None else {},
+            "action": action, "denial": denial, "state": state, "position": pos,
+            "degraded": verdict.degraded, "error": verdict.error,
+        }
+        self.decisions.append(record)
+        return record
+
+    def _start_session(self, session: str, close: float) -> None:
+        self._session = session
+        self._bounds = self.session_bounds(date.fromisoformat(session))
+        self._prev_close = math.nan
+        self.decider.new_session()
+        self.risk.start_session(self.broker.equity_pnl(close))
+
+    def _close_trades(self, ts: int) -> None:
+        trades = self.broker.trades
+        while self._seen_trades < len(trades):
+            rt = trades[self._seen_trades]
+            self._seen_trades += 1
+            self.risk.record_closed_trade(rt.pnl, ts)
+            comps = self._entry_components.pop(rt.entry_client_id, None)
+            if comps:
+                self.trade_attribution.append({k: rt.pnl * v for k, v in comps.items()})
+
+    def _act(self, ctx: RiskContext, verdict: Verdict, close: float, state_before: str) -> tuple[str, str]:
+        broker, risk = self.broker, self.risk
+        pos = broker.position
+        if ctx.state == HALTED:
+            if state_before != HALTED:  # the transition flattens once; afterwards no order at all
+                broker.cancel_all()
+                if pos:
+                    broker.submit_market(ctx.now_ns, -1 if pos > 0 else 1, abs(pos), "halt")
+                    return "halt_flatten", ""
+            return "none", ""
+        if broker.has_pending:
+            return "wait_fill", ""
+        direction = verdict.result.direction
+        if pos:
+            side = -1 if pos > 0 else 1
+            if risk.must_flatten(ctx):
+                tag = "flatten"
+            elif self.config.risk.max_holding_bars and self._bars_held >= self.config.risk.max_holding_bars:
+                tag = "time_exit"
+            elif direction == side:
+                tag = "signal_exit"
+            else:
+                return "hold", ""
+            denial = risk.check(ctx, OrderIntent(side, abs(pos), pos))
+            if denial is not None:
+                return "denied", denial.code
+            broker.cancel_resting()
+            broker.submit_market(ctx.now_ns, side, abs(pos), tag)
+            return tag, ""
+        if direction == 0:
+            return "none", ""
+        qty = 1
+        denial = risk.check(ctx, OrderIntent(direction, qty, 0))
+        if denial is not None:
+            return "denied", denial.code
+        stop, target = risk.bracket_ticks(close)
+        order = broker.submit_market(ctx.now_ns, direction, qty, "entry", stop_ticks=stop, target_ticks=target)
+        risk.record_entry()
+        self._entry_components[order.client_id] = self._components(verdict)
+        return "enter_long" if direction > 0 else "enter_short", ""
+
+    def _components(self, verdict: Verdict) -> dict[str, float]:
+        """Each source's share of the combined signal at entry (shares sum to 1)."""
+        names = self.decider.agent_names
+        coord = getattr(self.decider, "coordinator", None)
+        r = verdict.result
+        if not names or coord is None or not math.isfinite(r.combined) or r.combined == 0:
+            return {"model": 1.0}
+        cfg = self.config.consensus
+        comps = {"model": cfg.model_weight * r.model_signal}
+        for n, w, (s, _c) in zip(names, coord.weights, verdict.votes, strict=False):
+            comps[n] = cfg.agents_weight * w * s
+        return {k: v / r.combined for k, v in comps.items()}
+
+    # ---- state ------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Restorable state: coordinator weights and risk counters."""
+        coord = getattr(self.decider, "coordinator", None)
+        return {"coordinator": coord.state() if coord is not None else None, "risk": self.risk.state_dict(),
+                "degraded": self.degraded}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Resume from :meth:`state` (e.g. the live engine after a restart, or a backtest's ``state.json``)."""
+        coord = getattr(self.decider, "coordinator", None)
+        if coord is not None and state.get("coordinator") is not None:
+            coord.restore(state["coordinator"])
+        self.risk.restore(state["risk"])

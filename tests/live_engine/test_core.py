@@ -1,0 +1,157 @@
+"""The decision core at bar close: degraded agents, halts, forced flat, one record per bar."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pytest
+from tiny_model import contract, train_booster
+
+from features.spec import FEATURE_INDEX, FEATURE_NAMES
+from live_engine.agents import load_agents
+from live_engine.config import LiveConfig
+from live_engine.consensus import DEGRADED
+from live_engine.coordinator import HedgeCoordinator
+from live_engine.core import ConsensusDecider, DecisionCore, ScriptedDecider
+from live_engine.risk import HALTED, MINUTE_NS
+from market.instruments import get_instrument
+from quantumtrader.clock import SimulatedClock
+from serving.predictor import Predictor
+
+DAY = date(2026, 1, 5)
+OPEN = 1_767_614_400 * 10**9  # 2026-01-05 12:00 UTC = 09:00 São Paulo
+CLOSE = OPEN + 540 * MINUTE_NS
+
+
+@dataclass
+class Bar:
+    close_ts_ns: int
+    session: date
+    close: float
+    features: np.ndarray
+
+
+def bullish_row() -> np.ndarray:
+    x = np.zeros(len(FEATURE_NAMES))
+    for k, v in {"ofi_5": 2.0, "ofi_20": 0.6, "large_trade_imbalance_20": 0.5, "book_imb_l1": 0.6,
+                 "book_imb_l5": 0.6, "microprice_dev": 0.3, "spread_ticks": 1.0, "aggr_buy_ratio_20": 0.9,
+                 "trade_intensity_ratio_50": 1.5, "ofi_10": 0.6, "range_pos_20": 0.9}.items():
+        x[FEATURE_INDEX[k]] = v
+    return x
+
+
+@pytest.fixture(scope="module")
+def model() -> Predictor:
+    return Predictor.from_booster(train_booster(), contract())
+
+
+def make_core(decider, config: LiveConfig | None = None) -> DecisionCore:
+    return DecisionCore(instrument=get_instrument("WDO"), config=config or LiveConfig(), decider=decider,
+                        clock=SimulatedClock(), bar_ns=MINUTE_NS, session_bounds=lambda d: (OPEN, CLOSE))
+
+
+def consensus_core(model, agents=None, config: LiveConfig | None = None) -> DecisionCore:
+    cfg = config or LiveConfig()
+    agents = agents if agents is not None else load_agents()
+    return make_core(ConsensusDecider(model, agents, HedgeCoordinator([a.name for a in agents], cfg.coordinator),
+                                      cfg), cfg)
+
+
+def feed_bar(core: DecisionCore, minute: int, price: float, x: np.ndarray) -> dict:
+    ts = OPEN + minute * MINUTE_NS
+    core.on_book(ts - 1, price - 0.5, price)
+    core.on_trade(ts - 1, price)
+    return core.on_bar(Bar(ts, DAY, price, x))
+
+
+def test_bullish_bar_enters_long_with_a_bracket_and_records_one_decision(model):
+    core = consensus_core(model)
+    rec = feed_bar(core, 30, 5000.0, bullish_row())
+    assert rec["reason"] == "trade" and rec["action"] == "enter_long", rec
+    assert core.broker.position == 1 and len(core.broker.resting) == 2
+    assert set(rec["votes"]) == {"order_flow", "liquidity", "tape_reading", "footprint"}
+    assert sum(rec["weights"].values()) == pytest.approx(1.0)
+    assert len(core.decisions) == 1 and rec["feature_row"] == 0
+
+
+class Boom:
+    name = "boom"
+    feature_indices = (0,)
+
+    def vote(self, x):
+        raise RuntimeError("agent bug")
+
+
+class NaNAgent:
+    name = "nan"
+    feature_indices = (0,)
+
+    def vote(self, x):
+        return math.nan, 0.5
+
+
+@pytest.mark.parametrize("bad", [Boom(), NaNAgent()])
+def test_agent_that_raises_or_returns_nan_means_no_trade_and_degraded(model, bad):
+    agents = [*load_agents(), bad]
+    core = consensus_core(model, agents)
+    rec = feed_bar(core, 30, 5000.0, bullish_row())
+    assert rec["reason"] == DEGRADED and rec["direction"] == 0 and rec["degraded"] is True
+    assert core.degraded and core.broker.orders == []
+    assert bad.name in rec["error"]
+
+
+def test_warmup_nan_features_mean_no_trade_without_degrading(model):
+    core = consensus_core(model)
+    x = bullish_row()
+    x[FEATURE_INDEX["ofi_20"]] = math.nan
+    rec = feed_bar(core, 30, 5000.0, x)
+    assert rec["reason"] == "warmup" and not core.degraded and core.broker.orders == []
+
+
+def test_position_is_closed_before_the_session_end():
+    core = make_core(ScriptedDecider(lambda ts: 1))
+    feed_bar(core, 500, 5000.0, np.zeros(65))
+    assert core.broker.position == 1
+    rec = feed_bar(core, 535, 5001.0, np.zeros(65))  # 5 minutes before the close
+    assert rec["action"] == "flatten" and core.broker.position == 0
+
+
+def test_max_holding_bars_exits_the_position():
+    core = make_core(ScriptedDecider(lambda ts: 1))
+    feed_bar(core, 100, 5000.0, np.zeros(65))
+    actions = [feed_bar(core, 101 + i, 5000.0, np.zeros(65))["action"] for i in range(5)]
+    assert actions[:4] == ["hold"] * 4 and actions[4] == "time_exit"
+
+
+def test_drawdown_halts_flattens_once_and_then_sends_nothing():
+    cfg = LiveConfig.model_validate({"risk": {"account_capital": 1000.0, "use_brackets": False,
+                                              "max_holding_bars": 0}})
+    core = make_core(ScriptedDecider(lambda ts: 1), cfg)
+    feed_bar(core, 10, 5000.0, np.zeros(65))
+    assert core.broker.position == 1
+    rec = feed_bar(core, 11, 4985.0, np.zeros(65))  # -15 points = -R$150 > 10 % of R$1000
+    assert rec["state"] == HALTED and rec["action"] == "halt_flatten" and core.broker.position == 0
+    n = len(core.broker.orders)
+    for m in range(12, 40):
+        assert feed_bar(core, m, 4990.0, np.zeros(65))["state"] == HALTED
+    assert len(core.broker.orders) == n
+
+
+def test_core_state_holds_weights_and_risk_counters(model):
+    core = consensus_core(model)
+    feed_bar(core, 30, 5000.0, bullish_row())
+    st = core.state()
+    assert st["coordinator"]["names"] == ["order_flow", "liquidity", "tape_reading", "footprint"]
+    assert st["risk"]["daily_entries"] == 1
+
+
+def test_a_new_core_resumes_weights_and_counters_from_state(model):
+    core = consensus_core(model)
+    feed_bar(core, 30, 5000.0, bullish_row())
+    feed_bar(core, 31, 5001.0, bullish_row())
+    fresh = consensus_core(model)
+    fresh.restore(core.state())
+    assert fresh.state() == core.state()

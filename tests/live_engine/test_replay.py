@@ -1,0 +1,84 @@
+"""End to end: registered challenger + lake sessions -> replay -> outputs, report, MLflow run."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import mlflow
+import pandas as pd
+import pytest
+from tiny_model import contract, register, train_booster
+
+from live_engine.backtest import run_backtest
+from live_engine.cli import parse_sessions
+from live_engine.replay import load_lake_sessions
+from market.lake import Lake
+from market.simulator import simulate
+
+
+@pytest.fixture
+def lake_settings(settings):
+    lake = Lake(settings.lake_root)
+    for s in simulate(3, date(2026, 1, 5), seed=3, trades_per_session=2500, planted_strength=0.6):
+        lake.write_day("trades", "WDO", s.day, s.trades)
+        lake.write_day("book", "WDO", s.day, s.book)
+    return settings
+
+
+@pytest.mark.slow
+def test_backtest_of_the_challenger_writes_outputs_and_links_the_model_version(lake_settings, monkeypatch):
+    settings = lake_settings
+    uri = register(settings, train_booster(), contract())
+    res = run_backtest(settings, model_uri=uri, sessions=2, run_name="t1")
+    d = res.run_dir
+    for name in ("orders", "fills", "trades", "equity", "features"):
+        assert (d / f"{name}.parquet").exists(), name
+    decisions = [json.loads(line) for line in (d / "decisions.jsonl").read_text().splitlines()]
+    assert len(decisions) == res.stats.bars == len(pd.read_parquet(d / "equity.parquet"))
+    assert {"votes", "weights", "reason", "feature_row", "p_up"} <= set(decisions[-1])
+    html = res.report_path.read_text()
+    assert html.count("data:image/png;base64,") == 4
+    metrics = json.loads((d / "metrics.json").read_text())
+    for key in ("pnl", "win_rate", "profit_factor", "sharpe_daily", "sortino_daily", "max_drawdown", "exposure",
+                "trades_per_day", "avg_holding_minutes"):
+        assert key in metrics
+    assert res.metrics["sessions"] == 2 and res.stats.trades == 5000
+
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    run = client.get_run(res.mlflow_run_id)
+    assert run.data.tags["model_version"] == "1" and run.data.tags["order_hash"] == res.order_hash
+    mv = client.get_model_version("quantumtrader", "1")
+    assert mv.tags["last_backtest_run_id"] == res.mlflow_run_id
+
+    # the same through `qtml backtest` (dates given explicitly, no MLflow run)
+    from typer.testing import CliRunner
+
+    from quantumtrader.cli import app
+    from quantumtrader.config import get_settings
+
+    monkeypatch.setenv("QT_ROOT", str(settings.root))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["backtest", "--sessions", "2026-01-06,2026-01-07", "--run-name", "cli",
+                                       "--no-mlflow"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert "report" in out.output and (settings.reports_dir / "backtests" / "cli" / "report.html").exists()
+    cli_metrics = json.loads((settings.reports_dir / "backtests" / "cli" / "metrics.json").read_text())
+    assert cli_metrics["pnl"] == pytest.approx(res.metrics["pnl"])  # same sessions, same model, same result
+
+
+def test_sessions_option_takes_a_count_or_dates():
+    assert parse_sessions("5") == 5
+    assert parse_sessions("2026-01-05, 2026-01-06") == [date(2026, 1, 5), date(2026, 1, 6)]
+    assert parse_sessions(None) is None
+
+
+def test_unknown_session_dates_name_the_missing_days(lake_settings):
+    from quantumtrader.errors import InputError
+
+    with pytest.raises(InputError, match="2027-01-04"):
+        load_lake_sessions(lake_settings, [date(2027, 1, 4)])
+    assert [s.day for s in load_lake_sessions(lake_settings, 2)] == [date(2026, 1, 6), date(2026, 1, 7)]

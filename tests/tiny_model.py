@@ -1,0 +1,56 @@
+"""A tiny native LightGBM Booster that honours the model contract, for decision-core tests.
+
+Trained in a second on synthetic rows whose label follows ``ofi_5`` (so the model has a real, if
+trivial, opinion); registered to a real MLflow (sqlite under the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from features.spec import FEATURE_NAMES, spec_hash
+
+
+def contract(**overrides: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "qt_model_contract": 1, "feature_set": "qt65_v1", "feature_spec_hash": spec_hash(),
+        "feature_names": list(FEATURE_NAMES), "classes": [-1, 0, 1], "class_names": ["down", "flat", "up"],
+        "calibration": {"method": "temperature", "temperature": 1.5}, "horizon": 5,
+        "dataset_hash": "test", "bar_spec": "time:60s",
+    }
+    meta.update(overrides)
+    return meta
+
+
+def train_booster(seed: int = 0, rounds: int = 8) -> lgb.Booster:
+    rng = np.random.default_rng(seed)
+    n = 600
+    X = rng.normal(size=(n, len(FEATURE_NAMES)))
+    ofi = X[:, FEATURE_NAMES.index("ofi_5")]
+    y = np.where(ofi > 0.5, 2, np.where(ofi < -0.5, 0, 1))
+    params = {"objective": "multiclass", "num_class": 3, "num_leaves": 7, "learning_rate": 0.3,
+              "verbose": -1, "num_threads": 1, "seed": seed, "deterministic": True}
+    return lgb.train(params, lgb.Dataset(X, y), num_boost_round=rounds)
+
+
+def register(settings: Any, booster: Any, metadata: dict[str, Any], *, name: str = "quantumtrader",
+             alias: str = "challenger") -> str:
+    """Log ``booster`` (native or sklearn) with ``metadata``, register it, set ``alias``; return the URI."""
+    import mlflow
+
+    tracking_uri = settings.mlflow_tracking_uri
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name("tests")
+    exp_id = exp.experiment_id if exp else client.create_experiment(
+        "tests", artifact_location=(settings.var_dir / "mlflow" / "artifacts" / "tests").as_uri())
+    with mlflow.start_run(experiment_id=exp_id):
+        info = mlflow.lightgbm.log_model(booster, name="model", metadata=metadata,
+                                         pip_requirements=["lightgbm"])
+    version = mlflow.register_model(info.model_uri, name)
+    client.set_registered_model_alias(name, alias, version.version)
+    return f"models:/{name}@{alias}"

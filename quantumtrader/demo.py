@@ -18,10 +18,16 @@ Stage = Callable[[Settings, Console], dict[str, Any]]
 
 
 def _stages() -> list[tuple[str, Stage]]:
+    from flows.features import demo_stage as features_stage
     from flows.ingest import demo_stage as ingest_stage
+    from flows.train import demo_stage as train_stage
+    from live_engine.cli import demo_stage as backtest_stage
 
     return [
         ("ingest", ingest_stage),
+        ("features", features_stage),
+        ("train", train_stage),  # after features: trains on their Feast point-in-time features
+        ("backtest", backtest_stage),  # keep last: it replays with the challenger the earlier stages registered
     ]
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from market.calendar import session_bounds
+from market.instruments import get_instrument
 from market.lake import VALIDATION, Lake
 from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
 from quantumtrader.errors import SchemaError
@@ -45,16 +46,50 @@ def _ts_regress_ms(ts: pd.Series, reference: np.ndarray | None = None) -> np.nda
     return (prev_max - ns) / 1e6
 
 
+def _fin_volume_rel_error(df: pd.DataFrame, symbol: str) -> np.ndarray:
+    """|fin_volume - price * qty * point value| / (price * qty * point value).
+
+    NaN where the expected value cannot be computed (price or qty invalid: their own rules reject the
+    row) or fin_volume is NaN (rejected by ``fin_volume_positive_finite``).
+    """
+    price = df["price"].to_numpy(dtype="float64")
+    qty = df["qty"].to_numpy(dtype="float64")
+    expected = price * qty * get_instrument(symbol).point_value
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(df["fin_volume"].to_numpy(dtype="float64") - expected) / expected
+    return np.where(np.isfinite(expected) & (expected > 0), rel, np.nan)
+
+
+def _symbol_mismatch(symbols: pd.Series, symbol: str) -> np.ndarray:
+    """1 where the row's symbol is not ``symbol`` (case and surrounding spaces ignored; missing = 1).
+
+    Only the distinct values are compared (a day holds one or a few tickers)."""
+    wanted = symbol.strip().upper()
+    codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
+    ok = np.array([isinstance(u, str) and u.strip().upper() == wanted for u in uniques] + [False])
+    return (~ok[codes]).astype("int8")  # code -1 (missing) picks the trailing False
+
+
 def trades_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
-    """Trades plus ``session_position`` (0 at the open, 1 at the close), ``ts_regress_ms`` and
-    ``trade_id_repeat`` (1 when the trade id appeared earlier in the session: the first copy is kept)."""
+    """Trades plus the derived columns of the trades suite.
+
+    - ``session_position``: 0 at the open, 1 at the close;
+    - ``ts_regress_ms``: see :func:`_ts_regress_ms`;
+    - ``trade_id_repeat``: 1 when a valid (>= 0) trade id appeared earlier in the session (the first
+      copy is kept; the loaders' ``-1`` sentinel is rejected by ``trade_id_valid`` instead);
+    - ``symbol_mismatch``: 1 when the row's symbol is not the ingested ``symbol`` (case-insensitive);
+    - ``fin_volume_rel_error``: see :func:`_fin_volume_rel_error`.
+    """
     out = df.reset_index(drop=True)
     open_ts, close_ts = session_bounds(day, symbol)
     span = float((close_ts - open_ts).value)
     position = (out["ts"] - open_ts).dt.total_seconds().to_numpy() * 1e9 / span
     out["session_position"] = position
     out["ts_regress_ms"] = _ts_regress_ms(out["ts"], (position >= 0) & (position <= 1))
-    out["trade_id_repeat"] = out["trade_id"].duplicated(keep="first").astype("int8")
+    valid_id = out["trade_id"] >= 0
+    out["trade_id_repeat"] = (out["trade_id"].duplicated(keep="first") & valid_id).astype("int8")
+    out["symbol_mismatch"] = _symbol_mismatch(out["symbol"], symbol)
+    out["fin_volume_rel_error"] = _fin_volume_rel_error(out, symbol)
     return out
 
 

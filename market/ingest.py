@@ -43,6 +43,9 @@ log = get_logger("market.ingest")
 
 TRADE_SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".gz", ".zip")
 OnDay = Callable[[GateOutcome], None]
+# The session day of rows from a stream in which no row has a timestamp (the Unix epoch: visibly not a
+# trading day). They are quarantined under this date with rule ``ts_not_null``.
+UNDATED_DAY = date(1970, 1, 1)
 
 
 @dataclass
@@ -123,26 +126,40 @@ def _local_days(ts: pd.Series, tz: str) -> np.ndarray:
 
 
 def split_days(chunks: Iterable[pd.DataFrame], tz: str) -> Iterator[tuple[date, pd.DataFrame]]:
-    """Regroup chronological chunks into whole days; only the current day is held in memory."""
+    """Regroup chronological chunks into whole days; only the current day is held in memory.
+
+    A row without a timestamp (NaT) belongs to its neighbour's day, where the gate quarantines it
+    (``ts_not_null``). A chunk with no timestamp at all joins the current day; before the first dated
+    row such chunks are held and go to the first day that has one. When no row of the stream has a
+    timestamp, the rows form the day :data:`UNDATED_DAY` (all of them quarantined: the threshold
+    rejects that day and the run fails loudly, after the other inputs are done).
+    """
     current: Any = None
     parts: list[pd.DataFrame] = []
+    undated: list[pd.DataFrame] = []  # leading chunks without any timestamp
     for chunk in chunks:
         if chunk.empty:
             continue
         days = _local_days(chunk["ts"], tz)
         if pd.isna(days).all():
             if current is None:
-                raise SchemaError("rule 'ts_not_null': every timestamp of the first chunk is missing (column 'ts')")
+                undated.append(chunk)
+                continue
             days = np.full(len(chunk), current, dtype="datetime64[D]")
         for d in pd.unique(days):
             rows = chunk if len(chunk) and (days == d).all() else chunk[days == d]
             if d != current:
                 if parts:
                     yield pd.Timestamp(current).date(), _concat(parts)
-                current, parts = d, []
+                current, parts = d, undated
+                undated = []
             parts.append(rows)
     if parts:
         yield pd.Timestamp(current).date(), _concat(parts)
+    if undated:
+        rows = sum(len(u) for u in undated)
+        log.warning("rows without any timestamp", data={"rows": rows, "day": UNDATED_DAY.isoformat()})
+        yield UNDATED_DAY, _concat(undated)
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -240,13 +257,20 @@ def _guarded(chunks: Iterable[pd.DataFrame], path: Path, counter: list[int]) -> 
 
 
 def _iter_book_file(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    from market.loaders.reading import ensure_not_empty
+
+    ensure_not_empty(path)  # InputError "empty file: <path>" (not a parser's "0 bytes")
     if path.suffix in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
     else:
-        yield from pd.read_csv(path, chunksize=chunk_rows)
+        try:
+            reader = pd.read_csv(path, chunksize=chunk_rows)
+        except pd.errors.EmptyDataError:
+            raise InputError(f"empty file: {path}") from None
+        yield from reader
 
 
 def _trade_files(folder: Path, symbol: str) -> list[Path]:

@@ -134,7 +134,7 @@ def iter_csv(path: Path, dialect: CsvDialect, names: list[str], chunk_rows: int)
                     yield _invalid_rows_table(rejected, names, dialect.delimiter)
                     rejected.clear()
         except pa.ArrowInvalid as err:
-            raise InputError(f"{path}: unreadable CSV: {err}") from None
+            raise InputError(f"{path}: rule 'readable_file': the CSV cannot be read to the end: {err}") from None
         if rejected:
             yield _invalid_rows_table(rejected, names, dialect.delimiter)
 
@@ -144,19 +144,23 @@ def iter_csv(path: Path, dialect: CsvDialect, names: list[str], chunk_rows: int)
 def parquet_columns(path: Path) -> list[str]:
     """Column names of a Parquet file (reads only the footer)."""
     ensure_not_empty(path)
+    return list(_open_parquet(path).schema_arrow.names)
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    """Open a Parquet file; a cut or corrupt footer is an InputError naming the file and the problem."""
     try:
-        return list(pq.ParquetFile(path).schema_arrow.names)
+        return pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as err:
-        raise InputError(f"{path}: unreadable Parquet: {err}") from None
+        raise InputError(
+            f"{path}: rule 'readable_file': truncated or corrupt Parquet file (its footer cannot be read: {err})"
+        ) from None
 
 
 def iter_parquet(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
     """Stream ``columns`` of a Parquet file in tables of ``chunk_rows`` rows (+ MALFORMED = False)."""
     ensure_not_empty(path)
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise InputError(f"{path}: unreadable Parquet: {err}") from None
+    pf = _open_parquet(path)
     if pf.metadata.num_rows == 0:
         raise InputError(f"empty file: {path}")
 

@@ -61,3 +61,40 @@ def test_missing_column_is_a_table_failure_naming_rule_and_column() -> None:
     assert "schema_columns" in result.table_failures
     message = result.table_failure_message()
     assert "schema_columns" in message and "volume" in message
+
+
+SENTINELS = {  # every loader sentinel (market/loaders/parsing.py) and the trades rule that must reject it
+    "ts": (pd.NaT, "ts_not_null"),
+    "price": (np.nan, "price_positive_finite"),
+    "qty": (-1, "qty_positive"),
+    "trade_type": (-1, "known_trade_type"),
+    "trade_id": (-1, "trade_id_valid"),
+    "fin_volume": (np.nan, "fin_volume_positive_finite"),
+    "symbol": ("WINFUT", "symbol_matches"),  # a foreign ticker is kept raw by the loaders
+}
+
+
+@pytest.mark.parametrize("column", list(SENTINELS))
+def test_trades_suite_rejects_each_loader_sentinel_alone(column: str) -> None:
+    from datetime import date
+
+    from market.calendar import session_bounds
+    from market.gates import trades_checks
+
+    day = date(2026, 1, 5)
+    open_ts, _ = session_bounds(day, "WDO")
+    n = 6
+    price = np.full(n, 5000.0)
+    qty = np.full(n, 2, dtype="int64")
+    trades = pd.DataFrame({
+        "ts": open_ts + pd.to_timedelta(np.arange(1, n + 1), unit="min"), "symbol": "WDO",
+        "trade_id": np.arange(1, n + 1, dtype="int64"), "price": price, "qty": qty,
+        "fin_volume": price * qty * 10.0, "buyer": np.full(n, 3, dtype="int32"),
+        "seller": np.full(n, 8, dtype="int32"), "trade_type": np.full(n, 2, dtype="int8"),
+    })
+    value, rule = SENTINELS[column]
+    trades.loc[3, column] = value
+
+    result = run_suite("trades", trades_checks(trades, day, "WDO"))
+
+    assert list(result.row_rules.index) == [3] and rule in result.row_rules[3].split(";")

@@ -79,6 +79,22 @@ def _missing_ts(df: pd.DataFrame, rows: list[int]) -> None:
     df.loc[rows, "ts"] = pd.NaT
 
 
+def _nan_fin_volume(df: pd.DataFrame, rows: list[int]) -> None:
+    df.loc[rows, "fin_volume"] = np.nan
+
+
+def _negative_fin_volume(df: pd.DataFrame, rows: list[int]) -> None:
+    df.loc[rows, "fin_volume"] = -df.loc[rows, "fin_volume"]
+
+
+def _fin_volume_without_point_value(df: pd.DataFrame, rows: list[int]) -> None:
+    df.loc[rows, "fin_volume"] = df.loc[rows, "price"] * df.loc[rows, "qty"]  # R$ 10 per point forgotten
+
+
+def _foreign_symbol(df: pd.DataFrame, rows: list[int]) -> None:
+    df.loc[rows, "symbol"] = "WINFUT"
+
+
 BROKEN = {
     "nan price": (_nan_price, "price_positive_finite"),
     "infinite price": (_inf_price, "price_positive_finite"),
@@ -89,6 +105,10 @@ BROKEN = {
     "out of order": (_out_of_order, "ts_ordered"),
     "outside session hours": (_outside_session, "session_hours"),
     "missing timestamp": (_missing_ts, "ts_not_null"),
+    "nan financial volume": (_nan_fin_volume, "fin_volume_positive_finite"),
+    "negative financial volume": (_negative_fin_volume, "fin_volume_positive_finite"),
+    "financial volume not price x qty x point value": (_fin_volume_without_point_value, "fin_volume_consistent"),
+    "foreign symbol": (_foreign_symbol, "symbol_matches"),
 }
 BAD_ROWS = [50, 51, 120, 121, 122, 190]  # 6 of 200 rows = 3 %, above the default 1 %
 
@@ -204,7 +224,7 @@ def test_truncated_parquet_raises_naming_the_file(settings: Settings, tmp_path: 
     pq.write_table(pa.Table.from_pandas(trades_frame(500), preserve_index=False), path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match=r"trades\.parquet"):
+    with pytest.raises(InputError, match=r"trades\.parquet: rule 'readable_file': truncated or corrupt Parquet"):
         ingest_path(path, symbol="WDO", settings=settings)
     assert Lake(settings.lake_root).days("trades", "WDO") == []
 

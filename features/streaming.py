@@ -108,13 +108,13 @@ class FeatureEngine:
         self._due = _NEVER  # smallest close that time passing must act on
         self._passed = -1  # every close <= this has been processed
         self._last_close = nan
-        self._book: tuple[float, ...] | None = None
+        self._book: Sequence[float] | None = None
         # book states seen while no session is active: the empty bars that open a session are emitted
         # only when its first trade arrives and each needs the book as of its own close
         self._hist_ts: list[int] = []
-        self._hist_book: list[tuple[float, ...] | None] = []
-        self._hist_base: tuple[float, ...] | None = None
-        self._trade_book: tuple[float, ...] | None = None
+        self._hist_book: list[Sequence[float] | None] = []
+        self._hist_base: Sequence[float] | None = None
+        self._trade_book: Sequence[float] | None = None
         self._last_trade_ts = -1
         self.n_bars = 0
         self.n_ignored = 0
@@ -204,6 +204,13 @@ class FeatureEngine:
         ask_qty: Sequence[float],
     ) -> int:
         """Replace the book (best 5 levels per side, best first); return the number of bars closed."""
+        if len(bid_px) == len(bid_qty) == len(ask_px) == len(ask_qty) == 5:
+            return self.on_book_levels(ts_ns, (*bid_px, *bid_qty, *ask_px, *ask_qty))
+        return self.on_book_levels(ts_ns, _levels(bid_px) + _levels(bid_qty) + _levels(ask_px) + _levels(ask_qty))
+
+    def on_book_levels(self, ts_ns: int, levels: Sequence[float]) -> int:
+        """:meth:`on_book` with the 20 values already packed (bid px 1-5, bid qty 1-5, ask px 1-5,
+        ask qty 1-5): no per-event allocation. The engine keeps a reference: never mutate ``levels``."""
         closed = self._pass_time(ts_ns - 1) if ts_ns > self._due else 0
         if self._bar is None:  # no active session: remember the state for a later retroactive grid
             if not self._hist_ts:
@@ -212,15 +219,11 @@ class FeatureEngine:
                 half = _MAX_HIST // 2
                 self._hist_base = self._hist_book[half - 1]
                 del self._hist_ts[:half], self._hist_book[:half]
-        if len(bid_px) == len(bid_qty) == len(ask_px) == len(ask_qty) == 5:
-            self._book = (*bid_px, *bid_qty, *ask_px, *ask_qty)
-        else:
-            self._book = _levels(bid_px) + _levels(bid_qty) + _levels(ask_px) + _levels(ask_qty)
-        if ts_ns == self._last_trade_ts:
-            self._trade_book = self._book
-        if self._bar is None:
             self._hist_ts.append(ts_ns)
-            self._hist_book.append(self._book)
+            self._hist_book.append(levels)
+        self._book = levels
+        if ts_ns == self._last_trade_ts:
+            self._trade_book = levels
         return closed
 
     def advance_to(self, ts_ns: int) -> int:
@@ -247,7 +250,7 @@ class FeatureEngine:
         self._hist_book.clear()
         return closed
 
-    def _book_at(self, ts_ns: int) -> tuple[float, ...] | None:
+    def _book_at(self, ts_ns: int) -> Sequence[float] | None:
         """The book as of ``ts_ns`` while replaying a session's opening grid."""
         i = bisect_right(self._hist_ts, ts_ns)
         return self._hist_book[i - 1] if i else self._hist_base
@@ -295,7 +298,7 @@ class FeatureEngine:
             self._passed = limit
         return closed
 
-    def _emit(self, bar: BarInput, close_ts: int, book: tuple[float, ...] | None) -> None:
+    def _emit(self, bar: BarInput, close_ts: int, book: Sequence[float] | None) -> None:
         open_ts = bar.open_ts
         bar.close_ts = close_ts
         bar.duration_s = (close_ts - open_ts) / NS

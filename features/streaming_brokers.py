@@ -7,6 +7,7 @@ adds its per-broker quantities, the bar leaving it subtracts them.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from math import isnan, log, nan
 from typing import Protocol
 
@@ -56,18 +57,20 @@ class BrokerWindows:
         self.sw: deque[tuple[int, int, int, int]] = deque(maxlen=20)  # (n, switches, first, last buyer)
 
     def push(self, b: _BrokerBar) -> None:
-        bars = self.bars
+        # ``traded`` and ``net`` of a bar have the same keys (every trade updates both for its buyer and
+        # its seller), so one loop updates both aggregates, and the 20-bar id counts, per broker.
+        bars, agg_t, agg_n = self.bars, self.agg_traded, self.agg_net
         if len(bars) == bars.maxlen:
-            old = bars[0]
-            _sub(self.agg_abuy, old[0])
-            _sub(self.agg_asell, old[1])
-            _sub(self.agg_traded, old[2])
-            _sub(self.agg_net, old[3])
-        bars.append((b.abuy, b.asell, b.traded, b.net))
+            old_abuy, old_asell, old_traded, old_net = bars[0]
+            _sub(self.agg_abuy, old_abuy)
+            _sub(self.agg_asell, old_asell)
+            for k, q in old_traded.items():
+                agg_t[k] -= q
+                agg_n[k] -= old_net[k]
+        traded, net = b.traded, b.net
+        bars.append((b.abuy, b.asell, traded, net))
         _add(self.agg_abuy, b.abuy)
         _add(self.agg_asell, b.asell)
-        _add(self.agg_traded, b.traded)
-        _add(self.agg_net, b.net)
         ids_w, cnt = self.ids, self.id_count
         if len(ids_w) == ids_w.maxlen:
             for k in ids_w[0]:
@@ -76,11 +79,12 @@ class BrokerWindows:
                     cnt[k] = t
                 else:
                     del cnt[k]
-        ids = b.traded  # its keys: every broker that bought or sold in the bar
-        ids_w.append(ids)
-        get = cnt.get
-        for k in ids:
-            cnt[k] = get(k, 0) + 1
+        ids_w.append(traded)  # its keys: every broker that bought or sold in the bar
+        get_t, get_n, get_c = agg_t.get, agg_n.get, cnt.get
+        for k, q in traded.items():
+            agg_t[k] = get_t(k, 0) + q
+            agg_n[k] = get_n(k, 0) + net[k]
+            cnt[k] = get_c(k, 0) + 1
         self.sw.append((b.n, b.switches, b.first_buyer, b.last_buyer))
 
     def top_net(self, total_v: int) -> float:
@@ -116,7 +120,7 @@ class BookWindows:
         self.imb5: deque[float] = deque(maxlen=11)
         self.spr_run = self.imb_run = 0
 
-    def push(self, book: tuple[float, ...] | None, out: list[float]) -> None:
+    def push(self, book: Sequence[float] | None, out: list[float]) -> None:
         """``book`` = 20 floats (bid px 1-5, bid qty 1-5, ask px 1-5, ask qty 1-5) or None."""
         tick = self.tick
         if book is None:

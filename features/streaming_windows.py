@@ -9,6 +9,7 @@ Recursive indicators (EMA, Wilder) keep their state. The formulas follow ``docs/
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from math import cos, isnan, log, nan, pi, sin, sqrt
 
 from features.numerics import int_sample_var, is_zero, ret_sample_var, rsi_value
@@ -95,21 +96,28 @@ def _ema(n: int) -> _Wilder:
 
 
 class IntSums:
-    """Exact running sums (and sums of squares) of an integer series over several trailing windows."""
+    """Exact running sums (and, with ``squares``, sums of squares) of an integer series over several
+    trailing windows."""
 
-    __slots__ = ("buf", "ns", "s1", "s2")
+    __slots__ = ("buf", "ns", "s1", "s2", "squares")
 
-    def __init__(self, ns: tuple[int, ...]) -> None:
+    def __init__(self, ns: tuple[int, ...], *, squares: bool = True) -> None:
         self.ns = ns
+        self.squares = squares
         self.buf: deque[int] = deque(maxlen=max(ns) + 1)
         self.s1 = dict.fromkeys(ns, 0)
-        self.s2 = dict.fromkeys(ns, 0)
+        self.s2 = dict.fromkeys(ns, 0)  # stays 0 without ``squares``
 
     def push(self, x: int) -> None:
         buf = self.buf
         buf.append(x)
         size = len(buf)
-        s1, s2 = self.s1, self.s2
+        s1 = self.s1
+        if not self.squares:
+            for n in self.ns:
+                s1[n] += x - buf[-n - 1] if size > n else x
+            return
+        s2 = self.s2
         xx = x * x
         for n in self.ns:
             if size > n:
@@ -133,12 +141,12 @@ class WindowState:
         self.L: deque[float] = deque(maxlen=20)
         self.R2: deque[float] = deque(maxlen=200)
         self.V = IntSums((20, 50, 100))
-        self.N = IntSums((20, 50))
+        self.N = IntSums((20, 50), squares=False)
         self.SV = IntSums((5, 10, 20, 50))
-        self.TV = IntSums((5, 10, 20, 50))
-        self.LB = IntSums((20,))
-        self.LS = IntSums((20,))
-        self.NB = IntSums((20,))
+        self.TV = IntSums((5, 10, 20, 50), squares=False)
+        self.LB = IntSums((20,), squares=False)
+        self.LS = IntSums((20,), squares=False)
+        self.NB = IntSums((20,), squares=False)
         # per-bar terms, computed once when the bar enters (sums over the window later)
         self.GK: deque[float] = deque(maxlen=20)  # ½ ln(H/L)² − (2 ln 2 − 1) ln(C/O)²
         self.PK: deque[float] = deque(maxlen=20)  # ln(H/L)²
@@ -161,7 +169,7 @@ class WindowState:
         self.s_sv = 0
 
     # ---- the update ---------------------------------------------------------------------------
-    def update(self, b: BarInput, book: tuple[float, ...] | None, out: list[float]) -> None:
+    def update(self, b: BarInput, book: Sequence[float] | None, out: list[float]) -> None:
         """Push bar ``b`` (and the book at its close) into every window; write the 65 values to ``out``."""
         self.nbars += 1
         nb = self.nbars

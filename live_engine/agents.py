@@ -62,7 +62,7 @@ class Agent:
 
     def read(self, x: np.ndarray) -> tuple[float, ...]:
         """The agent's inputs from the row, in ``ROLES`` order, as Python floats."""
-        return tuple(float(x[i]) for i in self.feature_indices)
+        return tuple([float(x[i]) for i in self.feature_indices])
 
     def vote(self, x: np.ndarray) -> tuple[float, float]:
         return self.rule(*self.read(x))

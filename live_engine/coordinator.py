@@ -32,20 +32,35 @@ def project_weights(weights: Sequence[float], floor: float, cap: float) -> list[
     if sum(weights) <= 0:
         return [1.0 / n] * n
 
-    def f(k: float) -> float:
-        return sum(min(hi, max(lo, k * w)) for w in weights)
+    def clipped(k: float) -> list[float]:
+        # == [min(hi, max(lo, k * w)) for w in weights], value for value (lo <= hi), without the calls
+        return [lo if kw <= lo else (hi if kw >= hi else kw) for kw in [k * w for w in weights]]
 
-    prev_k, prev_f = 0.0, f(0.0)
-    k = prev_k
-    for bp in sorted({b for w in weights if w > 0 for b in (lo / w, hi / w)}):
-        fb = f(bp)
-        if fb >= 1.0:
-            k = bp if fb == prev_f else prev_k + (1.0 - prev_f) * (bp - prev_k) / (fb - prev_f)
-            break
-        prev_k, prev_f = bp, fb
+    # f is non-decreasing (also in floating point: each rounded term is), so the first breakpoint
+    # with f >= 1 is found by bisection; the bracketing values are the ones a linear scan would see.
+    bps = sorted({b for w in weights if w > 0 for b in (lo / w, hi / w)})
+    memo: dict[int, float] = {}
+
+    def f_at(i: int) -> float:  # f at breakpoint i; i = -1 is k = 0
+        v = memo.get(i)
+        if v is None:
+            v = memo[i] = sum(clipped(bps[i] if i >= 0 else 0.0))
+        return v
+
+    left, right = 0, len(bps)  # first index in [left, right) with f >= 1, else len(bps)
+    while left < right:
+        mid = (left + right) // 2
+        if f_at(mid) >= 1.0:
+            right = mid
+        else:
+            left = mid + 1
+    if left == len(bps):
+        k = bps[-1] if bps else 0.0
     else:
-        k = prev_k
-    return [min(hi, max(lo, k * w)) for w in weights]
+        bp, fb = bps[left], f_at(left)
+        prev_k, prev_f = (bps[left - 1] if left else 0.0), f_at(left - 1)
+        k = bp if fb == prev_f else prev_k + (1.0 - prev_f) * (bp - prev_k) / (fb - prev_f)
+    return clipped(k)
 
 
 class HedgeCoordinator:
@@ -63,19 +78,22 @@ class HedgeCoordinator:
         if not math.isfinite(bar_return):
             return
         c = self.config
+        lr, scale, weights, cum = c.learning_rate, c.return_scale, self.weights, self.cum_gain
+        exp, isfinite = math.exp, math.isfinite
         new = []
         for i, s in enumerate(signals):
-            g = s * bar_return / c.return_scale if math.isfinite(s) else 0.0
+            g = s * bar_return / scale if isfinite(s) else 0.0
             g = -1.0 if g < -1.0 else (1.0 if g > 1.0 else g)
-            self.cum_gain[i] += g
-            new.append(self.weights[i] * math.exp(c.learning_rate * g))
+            cum[i] += g
+            new.append(weights[i] * exp(lr * g))
         self.weights = project_weights(new, c.floor, c.cap)
         self.updates += 1
 
     def combine(self, signals: Sequence[float], confidences: Sequence[float]) -> tuple[float, float]:
         """Weighted agents' signal and confidence."""
-        s = sum(w * x for w, x in zip(self.weights, signals, strict=True))
-        conf = sum(w * x for w, x in zip(self.weights, confidences, strict=True))
+        w = self.weights
+        s = sum([a * b for a, b in zip(w, signals, strict=True)])  # a list, not a generator: same order, fewer calls
+        conf = sum([a * b for a, b in zip(w, confidences, strict=True)])
         return s, conf
 
     def weight_map(self) -> dict[str, float]:

@@ -66,6 +66,9 @@ class ConsensusDecider:
         self.config = config.consensus
         self._inputs = sorted({i for a in self.agents for i in a.feature_indices})
         self._prev_signals: list[float] | None = None
+        # a model that can return the 3 probabilities as floats skips building an array per bar
+        fast = getattr(model, "predict_proba3", None)
+        self._proba3: Callable[[np.ndarray], tuple[float, float, float]] = fast if callable(fast) else self._proba
 
     @property
     def agent_names(self) -> tuple[str, ...]:
@@ -74,6 +77,10 @@ class ConsensusDecider:
     def new_session(self) -> None:
         """Do not score votes on the overnight return."""
         self._prev_signals = None
+
+    def _proba(self, x: np.ndarray) -> tuple[float, float, float]:
+        p = self.model.predict_proba(x)
+        return float(p[0]), float(p[1]), float(p[2])
 
     def decide(self, x: np.ndarray, bar_return: float | None) -> Verdict:
         if self._prev_signals is not None and bar_return is not None:
@@ -97,8 +104,7 @@ class ConsensusDecider:
         a_sig, a_conf = self.coordinator.combine(signals, [v[1] for v in votes])
         self._prev_signals = signals
         try:
-            p = self.model.predict_proba(x)
-            probs = (float(p[0]), float(p[1]), float(p[2]))
+            probs = self._proba3(x)
         except Exception as err:
             return Verdict(no_trade(DEGRADED), _NAN3, tuple(votes), a_sig, a_conf, True,
                            f"model raised {type(err).__name__}: {err}")

@@ -178,8 +178,8 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
         f"registered [bold]{reg['name']}[/bold] version [bold]{reg['version']}[/bold] as @{reg['alias']} "
         f"({reg['uri']}), run {reg['run_id']}"
     )
-    ui = f"uv run mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}"
-    console.print(f"open the MLflow UI: [bold]{ui}[/bold]")
+    console.print("open the MLflow UI on this store: [bold]make mlflow-ui[/bold] "
+                  f"(or [bold]uv run qtml ui mlflow[/bold]; store {settings.mlflow_tracking_uri})")
     return summary
 
 

@@ -47,6 +47,7 @@ class BacktestResult:
     mlflow_run_id: str | None
     stats: ReplayStats
     core: DecisionCore
+    sample: str = "unknown"  # out-of-sample | in-sample | unknown (model's training window vs replayed sessions)
 
 
 def frames(core: DecisionCore) -> dict[str, pd.DataFrame]:
@@ -115,6 +116,28 @@ def _model_version(model_uri: str, tracking_uri: str) -> tuple[str, str] | None:
     return name, version
 
 
+def training_window(model_uri: str, tracking_uri: str) -> tuple[str, str] | None:
+    """(first, last) session the registered model was trained on, from its training run's tags."""
+    import mlflow
+
+    mv = _model_version(model_uri, tracking_uri)
+    if mv is None:
+        return None
+    client = mlflow.MlflowClient(tracking_uri)
+    run_id = client.get_model_version(mv[0], mv[1]).run_id
+    tags = client.get_run(run_id).data.tags if run_id else {}
+    first, last = tags.get("train_first_session"), tags.get("train_last_session")
+    return (first, last) if first and last else None
+
+
+def sample_kind(days: Sequence[date], window: tuple[str, str] | None) -> str:
+    """``out-of-sample`` when every replayed session is after the training window, else ``in-sample``."""
+    if window is None:
+        return "unknown"
+    first, last = date.fromisoformat(window[0]), date.fromisoformat(window[1])
+    return "out-of-sample" if all(d > last or d < first for d in days) else "in-sample"
+
+
 def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], info: dict[str, Any],
                   model_uri: str | None) -> str:
     """Log params, metrics and every output file; tag the run and the model version with each other."""
@@ -165,6 +188,13 @@ def run_backtest(
 
         model_uri = model_uri or cfg.model_uri
         model = Predictor.from_model_uri(model_uri, tracking_uri=settings.mlflow_tracking_uri)
+    window = None
+    if model_uri and model_uri.startswith("models:/"):
+        window = training_window(model_uri, settings.mlflow_tracking_uri)
+    sample = sample_kind([s.day for s in data], window)
+    if sample == "in-sample":
+        log.warning("backtest sessions overlap the model's training sessions: the metrics are in-sample",
+                    data={"train_window": window, "sessions": [s.day.isoformat() for s in data]})
     core = build_core(settings, model=model, scripted=scripted)
     stats = replay(core, data, settings, progress=progress)
     metrics = summarize(core, stats)
@@ -173,7 +203,8 @@ def run_backtest(
     info = {"model_uri": model_uri or ("scripted" if scripted is not None else "in-memory"),
             "sessions": ",".join(s.day.isoformat() for s in data), "symbol": settings.market.symbol,
             "bar_spec": settings.market.bars.spec, "order_hash": metrics_h,
-            "model_sha256": getattr(model, "model_sha256", ""),
+            "model_sha256": getattr(model, "model_sha256", ""), "sample": sample,
+            "train_window": "" if window is None else f"{window[0]}..{window[1]}",
             "live_config": orjson.dumps(settings.live.model_dump(mode="json")).decode(),
             "agents": orjson.dumps(agent_configs()).decode() if scripted is None else ""}
     report = write_outputs(run_dir, core, {**metrics}, info)
@@ -182,4 +213,4 @@ def run_backtest(
                            info, model_uri) if log_mlflow else None
     log.info("backtest finished", data={"run_dir": str(run_dir), "pnl": round(metrics["pnl"], 2),
                                         "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12]})
-    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core)
+    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample)

@@ -71,6 +71,8 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     console.print(f"order-list hash {result.order_hash[:16]}…  bars {result.stats.bars:,}  "
                   f"trades replayed {result.stats.trades:,} in {result.stats.seconds:.1f} s")
     console.print(f"report → [bold]{result.report_path}[/bold]")
+    style = {"out-of-sample": "green", "in-sample": "bold red"}.get(result.sample, "yellow")
+    console.print(f"sessions vs the model's training window: [{style}]{result.sample}[/{style}]")
     if result.mlflow_run_id:
         console.print(f"MLflow run {result.mlflow_run_id} (tagged with the model version)")
 
@@ -83,6 +85,7 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
     result = run_with_progress(settings, console, model_uri=cfg.model_uri, sessions=cfg.sessions)
     print_summary(result, console)
     return {"run_dir": str(result.run_dir), "report": str(result.report_path), "mlflow_run_id": result.mlflow_run_id,
+            "sample": result.sample,
             **{k: result.metrics[k] for k in SHOWN if k in result.metrics}}
 
 

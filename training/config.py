@@ -79,6 +79,10 @@ class TrainingConfig(FrozenModel):
     experiment: str = "quantumtrader-training"
     task_runner: Literal["thread", "dask"] = "thread"
     max_workers: int = Field(2, gt=0, description="Parallel folds (threads or Dask worker processes).")
+    holdout_sessions: int = Field(
+        0, ge=0,
+        description="The newest N lake sessions are kept out of training (left for an out-of-sample backtest).",
+    )
     labels: LabelConfig = LabelConfig()
     cv: CVConfig = CVConfig()
     lgbm: LGBMConfig = LGBMConfig()

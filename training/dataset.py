@@ -132,13 +132,27 @@ def read_bars(settings: Settings, symbol: str) -> pd.DataFrame:
     return bars.sort_index()
 
 
+def hold_out_sessions(bars: pd.DataFrame, n: int) -> tuple[pd.DataFrame, list[str]]:
+    """Drop the newest ``n`` sessions of ``bars``; return the rest and the held-out session dates."""
+    if n == 0:
+        return bars, []
+    sessions = sorted(bars["session"].astype(str).unique())
+    if len(sessions) <= n:
+        raise InputError(
+            f"training.holdout_sessions={n} would hold out every one of the {len(sessions)} sessions in the lake: "
+            "ingest more sessions or lower it"
+        )
+    held = sessions[-n:]
+    return bars[~bars["session"].astype(str).isin(held)], held
+
+
 def load_dataset(settings: Settings, *, symbol: str | None = None) -> Dataset:
     """Bars from the lake -> labels -> features by Feast point-in-time retrieval -> :class:`Dataset`."""
     from features.spec import FEATURE_NAMES, spec_hash
     from features.store import get_historical_features
 
     symbol = symbol or settings.market.symbol
-    bars = read_bars(settings, symbol)
+    bars, held_out = hold_out_sessions(read_bars(settings, symbol), settings.training.holdout_sessions)
     labels = labels_for_bars(bars, settings, symbol)
     entity_df = pd.DataFrame({"symbol": symbol, "event_timestamp": labels.index})
     feats = get_historical_features(entity_df, settings)
@@ -149,5 +163,7 @@ def load_dataset(settings: Settings, *, symbol: str | None = None) -> Dataset:
     labels.index = pd.DatetimeIndex(labels.index).tz_convert("UTC")
     ds = assemble(feats, labels, list(FEATURE_NAMES))
     # get_historical_features refused any stored row built with another spec: the data's hash is ours.
-    ds.info.update({"symbol": symbol, "bars": len(bars), "source": "feast", "feature_spec_hash": spec_hash()})
+    ds.info.update({"symbol": symbol, "bars": len(bars), "source": "feast", "feature_spec_hash": spec_hash(),
+                    "first_session": str(bars["session"].iloc[0]), "last_session": str(bars["session"].iloc[-1]),
+                    "held_out_sessions": held_out})
     return ds

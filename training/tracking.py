@@ -177,6 +177,8 @@ def log_and_register(
                 "feature_set": contract["feature_set"],
                 "git_commit": git_commit(settings.root),
                 "data_validation_success": str(validation["success"]),
+                "train_first_session": str(ds.info.get("first_session", "")),
+                "train_last_session": str(ds.info.get("last_session", "")),
                 **(extra_tags or {}),
             }
         )

@@ -81,6 +81,8 @@ def test_train_flow_reads_its_features_from_feast_point_in_time(prefect_harness:
     from market.simulator import simulate
 
     settings = _small(settings, "thread")
+    training = settings.training.model_copy(update={"holdout_sessions": 2})
+    settings = settings.model_copy(update={"training": training})
     lake = Lake(settings.lake_root)
     for s in simulate(6, date(2026, 1, 5), seed=11, trades_per_session=4000, planted_strength=1.0):
         bars = build_bars(s.trades, s.book, spec="time:60s", symbol="WDO", large_trade_qty=10)
@@ -90,8 +92,12 @@ def test_train_flow_reads_its_features_from_feast_point_in_time(prefect_harness:
 
     summary = train_flow(settings=settings, symbol="WDO")
     assert summary["registered"]["version"] == "1"
-    assert summary["rows"] > 2000
+    assert summary["rows"] > 1800
     assert summary["oof_auc_ovr"] > 0.55
     info = mlflow.models.get_model_info("models:/quantumtrader@challenger")
+    # the two newest sessions (2026-01-09, 2026-01-12) were held out for an out-of-sample backtest
+    run = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_run(info.run_id)
+    assert run.data.tags["train_first_session"] == "2026-01-05"
+    assert run.data.tags["train_last_session"] == "2026-01-08"
     assert info.metadata["dataset_hash"] == summary["dataset_hash"]
     assert len(info.metadata["feature_names"]) == 65

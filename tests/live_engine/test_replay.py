@@ -44,6 +44,7 @@ def test_backtest_of_the_challenger_writes_outputs_and_links_the_model_version(l
                 "trades_per_day", "avg_holding_minutes"):
         assert key in metrics
     assert res.metrics["sessions"] == 2 and res.stats.trades == 5000
+    assert res.sample == "unknown"  # this model's run carries no training window
 
     client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
     run = client.get_run(res.mlflow_run_id)
@@ -82,3 +83,15 @@ def test_unknown_session_dates_name_the_missing_days(lake_settings):
     with pytest.raises(InputError, match="2027-01-04"):
         load_lake_sessions(lake_settings, [date(2027, 1, 4)])
     assert [s.day for s in load_lake_sessions(lake_settings, 2)] == [date(2026, 1, 6), date(2026, 1, 7)]
+
+
+def test_sessions_are_classified_against_the_models_training_window():
+    from datetime import date
+
+    from live_engine.backtest import sample_kind
+
+    window = ("2026-01-05", "2026-01-26")
+    assert sample_kind([date(2026, 1, 27), date(2026, 1, 28)], window) == "out-of-sample"
+    assert sample_kind([date(2026, 1, 26), date(2026, 1, 27)], window) == "in-sample"
+    assert sample_kind([date(2026, 1, 2)], window) == "out-of-sample"
+    assert sample_kind([date(2026, 1, 27)], None) == "unknown"

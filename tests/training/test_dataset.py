@@ -74,3 +74,20 @@ def test_validation_results_collect_every_lake_validation_file(tmp_path: Path) -
 
 def test_git_commit_is_unknown_outside_a_repository(tmp_path: Path) -> None:
     assert git_commit(tmp_path) == "unknown"
+
+
+def test_holdout_drops_the_newest_sessions_and_refuses_to_hold_out_everything() -> None:
+    import pandas as pd
+    import pytest
+
+    from quantumtrader.errors import InputError
+    from training.dataset import hold_out_sessions
+
+    idx = pd.date_range("2026-01-05 12:00", periods=6, freq="1D", tz="UTC")
+    bars = pd.DataFrame({"session": [d.date().isoformat() for d in idx], "close": range(6)}, index=idx)
+    kept, held = hold_out_sessions(bars, 2)
+    assert held == ["2026-01-09", "2026-01-10"]
+    assert list(kept["close"]) == [0, 1, 2, 3]
+    assert hold_out_sessions(bars, 0)[0] is bars
+    with pytest.raises(InputError, match="holdout_sessions=6"):
+        hold_out_sessions(bars, 6)

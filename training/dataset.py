@@ -82,7 +82,9 @@ def assemble(features: pd.DataFrame, labels: pd.DataFrame, feature_names: list[s
     joined = joined[complete]
     if joined.empty:
         raise InputError("no labelled row has a complete feature vector (too little history for the warm-up?)")
-    X = joined[feature_names].reset_index(drop=True)
+    # One C-contiguous float64 block: the CV tasks slice this frame from several threads at once, and a
+    # single block leaves pandas nothing to consolidate in place while they do.
+    X = pd.DataFrame(np.ascontiguousarray(joined[feature_names].to_numpy(dtype=np.float64)), columns=feature_names)
     y = joined["label"].to_numpy(dtype=np.int64)
     close_ts = pd.DatetimeIndex(joined.index, name="close_ts")
     ds = Dataset(

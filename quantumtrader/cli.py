@@ -7,6 +7,7 @@ assembles them and loads the configuration once. Commands import heavy libraries
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 
 import typer
@@ -69,6 +70,8 @@ app.add_typer(ui_app, name="ui")
 
 
 def main() -> None:
+    # A crash in native code (LightGBM, DuckDB, BLAS) still prints the Python stack of every thread.
+    faulthandler.enable()
     try:
         app()
     except InputError as err:

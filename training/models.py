@@ -122,14 +122,20 @@ def fit_lightgbm(
 
 
 class LogisticBaseline:
-    """Standard scaling + multinomial logistic regression, both fitted on the training fold only."""
+    """Standard scaling + multinomial logistic regression, both fitted on the training fold only.
 
-    def __init__(self, max_iter: int = 300) -> None:
+    Strong L2 (``C=0.01``): with 65 features and the ~1,300 rows of an early walk-forward fold, ``C=1``
+    overfits to near-certain probabilities (measured on the demo data: fold-0 log loss 3.55 at C=1,
+    1.17 at C=0.01; the later folds also improve slightly), which made the baseline look worse than
+    the majority reference for the wrong reason.
+    """
+
+    def __init__(self, max_iter: int = 300, C: float = 0.01) -> None:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
         self.scaler = StandardScaler()
-        self.model = LogisticRegression(max_iter=max_iter, C=1.0)
+        self.model = LogisticRegression(max_iter=max_iter, C=C)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, audit: FitAudit | None = None) -> LogisticBaseline:
         audit = audit if audit is not None else FitAudit()

@@ -8,15 +8,26 @@ went on to make (known now, so no look-ahead), then combines the current votes:
   and renormalise (repeated until stable) so no agent dies or dominates;
 - combined agents' signal ``Σ w_i s_i``, confidence ``Σ w_i c_i``.
 
-Weights are state: :meth:`state` / :meth:`restore` round-trip them exactly.
+Optional volatility regimes (``regime_feature`` + ``regime_thresholds`` in the config): one weight
+vector per regime. At a bar close :meth:`HedgeCoordinator.select_regime` reads the regime feature of
+the current row (``bisect_right`` on the thresholds; a NaN value keeps the previous regime, regime 0
+before any finite value). :meth:`update` scores the previous bar's votes into the weights of the
+regime those votes were cast in (the caller passes it), and :meth:`combine` uses the current regime.
+
+Weights are state: :meth:`state` / :meth:`restore` round-trip them (all regimes and the current
+regime) exactly.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from features.spec import FEATURE_INDEX
 from live_engine.config import CoordinatorConfig
 
 
@@ -64,21 +75,41 @@ def project_weights(weights: Sequence[float], floor: float, cap: float) -> list[
 
 
 class HedgeCoordinator:
-    """Online weights over named agents."""
+    """Online weights over named agents, one weight vector per volatility regime (one if regimes are off)."""
 
     def __init__(self, names: Sequence[str], config: CoordinatorConfig | None = None) -> None:
         self.names: tuple[str, ...] = tuple(names)
-        self.config = config or CoordinatorConfig()
-        self.weights: list[float] = project_weights([1.0] * len(self.names), self.config.floor, self.config.cap)
+        self.config = c = config or CoordinatorConfig()
+        self.n_regimes = c.n_regimes
+        self._thresholds: tuple[float, ...] = tuple(c.regime_thresholds) if self.n_regimes > 1 else ()
+        self._regime_col = FEATURE_INDEX[c.regime_feature] if c.regime_feature is not None else -1
+        start = project_weights([1.0] * len(self.names), c.floor, c.cap)
+        self.regime_weights: list[list[float]] = [list(start) for _ in range(self.n_regimes)]
+        self.regime = 0
         self.updates = 0
         self.cum_gain: list[float] = [0.0] * len(self.names)
 
-    def update(self, signals: Sequence[float], bar_return: float) -> None:
-        """Score ``signals`` (the votes cast one bar ago) on the bar's realised log return."""
+    @property
+    def weights(self) -> list[float]:
+        """The current regime's weights (the ones :meth:`combine` uses)."""
+        return self.regime_weights[self.regime]
+
+    def select_regime(self, x: np.ndarray) -> int:
+        """Set and return the regime of feature row ``x``; a NaN value keeps the previous regime."""
+        if self._regime_col >= 0:
+            v = float(x[self._regime_col])
+            if v == v:  # not NaN
+                self.regime = bisect_right(self._thresholds, v)
+        return self.regime
+
+    def update(self, signals: Sequence[float], bar_return: float, regime: int | None = None) -> None:
+        """Score ``signals`` (the votes cast one bar ago, in ``regime``; default: the current one) on the
+        bar's realised log return; only that regime's weights move."""
         if not math.isfinite(bar_return):
             return
+        r = self.regime if regime is None else regime
         c = self.config
-        lr, scale, weights, cum = c.learning_rate, c.return_scale, self.weights, self.cum_gain
+        lr, scale, weights, cum = c.learning_rate, c.return_scale, self.regime_weights[r], self.cum_gain
         exp, isfinite = math.exp, math.isfinite
         new = []
         for i, s in enumerate(signals):
@@ -86,28 +117,43 @@ class HedgeCoordinator:
             g = -1.0 if g < -1.0 else (1.0 if g > 1.0 else g)
             cum[i] += g
             new.append(weights[i] * exp(lr * g))
-        self.weights = project_weights(new, c.floor, c.cap)
+        self.regime_weights[r] = project_weights(new, c.floor, c.cap)
         self.updates += 1
 
     def combine(self, signals: Sequence[float], confidences: Sequence[float]) -> tuple[float, float]:
-        """Weighted agents' signal and confidence."""
-        w = self.weights
+        """Weighted agents' signal and confidence, with the current regime's weights."""
+        w = self.regime_weights[self.regime]
         s = sum([a * b for a, b in zip(w, signals, strict=True)])  # a list, not a generator: same order, fewer calls
         conf = sum([a * b for a, b in zip(w, confidences, strict=True)])
         return s, conf
 
     def weight_map(self) -> dict[str, float]:
-        return dict(zip(self.names, self.weights, strict=True))
+        """Agent name -> weight, for the current regime."""
+        return dict(zip(self.names, self.regime_weights[self.regime], strict=True))
 
     def state(self) -> dict[str, Any]:
-        """Everything needed to resume: names, weights, update count, cumulative gains."""
-        return {"names": list(self.names), "weights": list(self.weights), "updates": self.updates,
-                "cum_gain": list(self.cum_gain)}
+        """Everything needed to resume: names, weights, update count, cumulative gains; with regimes on
+        also every regime's weights and the current regime (``weights`` is then the current regime's)."""
+        st: dict[str, Any] = {"names": list(self.names), "weights": list(self.weights), "updates": self.updates,
+                              "cum_gain": list(self.cum_gain)}
+        if self.n_regimes > 1:
+            st["regime"] = self.regime
+            st["regime_weights"] = [list(w) for w in self.regime_weights]
+        return st
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        """Resume from :meth:`state`; the agent names must match."""
+        """Resume from :meth:`state`; the agent names and the number of regimes must match."""
         if tuple(state["names"]) != self.names:
             raise ValueError(f"coordinator state is for agents {state['names']}, not {list(self.names)}")
-        self.weights = [float(w) for w in state["weights"]]
+        rows = state.get("regime_weights", [state["weights"]])
+        if len(rows) != self.n_regimes:
+            raise ValueError(f"coordinator state has {len(rows)} regime(s) of weights, this coordinator has "
+                             f"{self.n_regimes} (regime_feature / regime_thresholds differ)")
+        regime = int(state.get("regime", 0))
+        if not 0 <= regime < self.n_regimes or any(len(w) != len(self.names) for w in rows):
+            raise ValueError(f"coordinator state is malformed: regime {regime}, weight rows of lengths "
+                             f"{[len(w) for w in rows]} for {len(self.names)} agents")
+        self.regime_weights = [[float(w) for w in row] for row in rows]
+        self.regime = regime
         self.updates = int(state["updates"])
         self.cum_gain = [float(g) for g in state.get("cum_gain", [0.0] * len(self.names))]

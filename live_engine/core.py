@@ -66,6 +66,7 @@ class ConsensusDecider:
         self.config = config.consensus
         self._inputs = sorted({i for a in self.agents for i in a.feature_indices})
         self._prev_signals: list[float] | None = None
+        self._prev_regime = 0  # the coordinator's regime when _prev_signals were cast
         # a model that can return the 3 probabilities as floats skips building an array per bar
         fast = getattr(model, "predict_proba3", None)
         self._proba3: Callable[[np.ndarray], tuple[float, float, float]] = fast if callable(fast) else self._proba
@@ -83,9 +84,12 @@ class ConsensusDecider:
         return float(p[0]), float(p[1]), float(p[2])
 
     def decide(self, x: np.ndarray, bar_return: float | None) -> Verdict:
+        coord = self.coordinator
         if self._prev_signals is not None and bar_return is not None:
-            self.coordinator.update(self._prev_signals, bar_return)
+            coord.update(self._prev_signals, bar_return, self._prev_regime)  # the regime they were cast in
         self._prev_signals = None
+        if coord.n_regimes > 1:
+            coord.select_regime(x)  # before any early return: the record logs this bar's regime and weights
         if any(math.isnan(x[i]) for i in self._inputs):
             return Verdict(no_trade(WARMUP), _NAN3, (), math.nan, math.nan)
         votes: list[tuple[float, float]] = []
@@ -101,8 +105,9 @@ class ConsensusDecider:
                 return Verdict(no_trade(DEGRADED), _NAN3, tuple(votes), math.nan, math.nan, True,
                                f"agent {agent.name} returned an invalid vote ({s}, {c})")
         signals = [v[0] for v in votes]
-        a_sig, a_conf = self.coordinator.combine(signals, [v[1] for v in votes])
+        a_sig, a_conf = coord.combine(signals, [v[1] for v in votes])
         self._prev_signals = signals
+        self._prev_regime = coord.regime
         try:
             probs = self._proba3(x)
         except Exception as err:
@@ -217,6 +222,8 @@ class DecisionCore:
             "action": action, "denial": denial, "state": state, "position": pos,
             "degraded": verdict.degraded, "error": verdict.error,
         }
+        if coord is not None and coord.n_regimes > 1:
+            record["regime"] = coord.regime  # the regime whose weights are logged (and were used)
         self.decisions.append(record)
         return record
 

@@ -155,3 +155,44 @@ def test_a_new_core_resumes_weights_and_counters_from_state(model):
     fresh = consensus_core(model)
     fresh.restore(core.state())
     assert fresh.state() == core.state()
+
+
+REGIME_CFG = LiveConfig.model_validate({"coordinator": {"regime_feature": "atr_14_rel",
+                                                        "regime_thresholds": [0.0004]}})
+
+
+def regime_row(atr: float) -> np.ndarray:
+    x = bullish_row()
+    x[FEATURE_INDEX["range_pos_20"]] = 0.1  # footprint votes against the other three, so weights can move
+    x[FEATURE_INDEX["atr_14_rel"]] = atr
+    return x
+
+
+def test_regimes_off_records_carry_no_regime(model):
+    rec = feed_bar(consensus_core(model), 30, 5000.0, bullish_row())
+    assert "regime" not in rec and "regime" not in consensus_core(model).state()["coordinator"]
+
+
+def test_votes_are_scored_in_the_regime_they_were_cast_in(model):
+    core = consensus_core(model, config=REGIME_CFG)
+    coord = core.decider.coordinator
+    start = list(coord.regime_weights[0])
+    first = feed_bar(core, 30, 5000.0, regime_row(0.0008))  # votes cast in the high regime
+    assert first["regime"] == 1 and first["weights"] == dict(zip(coord.names, start, strict=True))
+    second = feed_bar(core, 31, 5002.0, regime_row(0.0001))  # the return they earned arrives in the low regime
+    assert second["regime"] == 0
+    assert coord.regime_weights[1] != start  # the high regime learned from the bullish votes on an up bar
+    assert coord.regime_weights[0] == start and second["weights"] == dict(zip(coord.names, start, strict=True))
+    nan_bar = feed_bar(core, 32, 5001.0, regime_row(math.nan))  # NaN regime feature: keep the previous regime
+    assert nan_bar["regime"] == 0 and coord.regime_weights[0] != start
+
+
+def test_a_new_core_resumes_every_regime_from_state(model):
+    core = consensus_core(model, config=REGIME_CFG)
+    for m, (price, atr) in enumerate([(5000.0, 0.0008), (5002.0, 0.0001), (5001.0, 0.0009), (5003.0, 0.0002)]):
+        feed_bar(core, 30 + m, price, regime_row(atr))
+    fresh = consensus_core(model, config=REGIME_CFG)
+    fresh.restore(core.state())
+    assert fresh.state() == core.state() and fresh.state()["coordinator"]["regime"] == 0
+    with pytest.raises(ValueError, match="regime"):
+        consensus_core(model).restore(core.state())

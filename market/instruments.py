@@ -26,7 +26,9 @@ class Instrument:
     session_open: time  # America/Sao_Paulo
     session_close: time  # America/Sao_Paulo
     timezone: str = "America/Sao_Paulo"
-    roll: str = "monthly"  # WDO: the contract expires on the first business day of its month
+    # "monthly" (WDO: a contract for every month, expiring on its first business day) or
+    # "bimonthly" (WIN: even months only, expiring on the Wednesday nearest the 15th).
+    roll: str = "monthly"
 
     @property
     def tick_value(self) -> float:
@@ -42,18 +44,26 @@ class Instrument:
         """Front-month contract code traded on ``day`` (e.g. ``WDOG26`` in January 2026).
 
         WDO rolls monthly: during month M the liquid contract is the one expiring at the start of
-        M+1 (this approximation ignores the last-business-day roll overlap).
+        M+1. WIN trades even months and expires mid-month: the front is the next even month, or this
+        one until the 15th (approximations: the exact roll day of either family is not modelled).
         """
-        month = day.month % 12  # next month, 0-based
-        year = day.year + (1 if day.month == 12 else 0)
-        return f"{self.symbol}{MONTH_CODES[month]}{year % 100:02d}"
+        if self.roll == "bimonthly":
+            if day.month % 2 == 0:
+                month = day.month if day.day <= 15 else day.month + 2
+            else:
+                month = day.month + 1
+        else:
+            month = day.month + 1
+        year = day.year + (month - 1) // 12
+        month = (month - 1) % 12 + 1
+        return f"{self.symbol}{MONTH_CODES[month - 1]}{year % 100:02d}"
 
 
 INSTRUMENTS: dict[str, Instrument] = {
     "WDO": Instrument("WDO", tick_size=0.5, point_value=10.0, fee_per_contract=1.20,
                       session_open=time(9, 0), session_close=time(18, 0)),
     "WIN": Instrument("WIN", tick_size=5.0, point_value=0.20, fee_per_contract=0.30,
-                      session_open=time(9, 0), session_close=time(18, 0)),
+                      session_open=time(9, 0), session_close=time(18, 0), roll="bimonthly"),
 }
 
 

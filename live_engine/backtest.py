@@ -143,14 +143,11 @@ def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], in
     """Log params, metrics and every output file; tag the run and the model version with each other."""
     import mlflow
 
+    from training.tracking import ensure_experiment
+
     uri = settings.mlflow_tracking_uri
-    mlflow.set_tracking_uri(uri)
+    exp_id = ensure_experiment(settings, settings.live.backtest.experiment)
     client = mlflow.MlflowClient(uri)
-    exp_name = settings.live.backtest.experiment
-    exp = client.get_experiment_by_name(exp_name)
-    root = Path(settings.stores.mlflow_artifact_root or settings.var_dir)
-    exp_id = exp.experiment_id if exp is not None else client.create_experiment(
-        exp_name, artifact_location=(root / exp_name).as_uri())
     mv = _model_version(model_uri, uri) if model_uri else None
     with mlflow.start_run(experiment_id=exp_id, run_name=run_dir.name) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in info.items()})

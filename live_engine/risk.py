@@ -16,7 +16,7 @@ into tick distances that the broker rests with every entry. Forced flat before t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from live_engine.config import RiskConfig
@@ -276,7 +276,3 @@ class RiskEngine:
                     "cooldown_until_ns"):
             setattr(self, key, state[key])
         self.denials = dict(state.get("denials", {}))
-
-
-def context_dict(ctx: RiskContext) -> dict[str, Any]:
-    return asdict(ctx)

@@ -52,27 +52,32 @@ class _FastRow:
         from lightgbm.basic import _LIB, _safe_call
 
         self._lib, self._booster = _LIB, booster  # the config points into the booster: keep it alive
-        self.buf = np.empty(n_features, dtype=np.float64)
-        self.out = np.empty(3, dtype=np.float64)
+        # The two buffers are never reassigned: the C call reads and writes their addresses (in _args).
+        self._buf = np.empty(n_features, dtype=np.float64)
+        self._out = np.empty(3, dtype=np.float64)
         handle = ctypes.c_void_p()
         _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-            # raw scores, from iteration 0, as many trees as Booster.predict uses by default
+            # C_API_PREDICT_RAW_SCORE from iteration 0, as many trees as Booster.predict uses by default,
+            # C_API_DTYPE_FLOAT64 rows of n_features columns
             booster._handle, ctypes.c_int(1), ctypes.c_int(0), ctypes.c_int(int(booster.best_iteration or -1)),
             ctypes.c_int(1), ctypes.c_int32(n_features), ctypes.c_char_p(b"num_threads=1"), ctypes.byref(handle)))
         self._handle = handle
-        fn = _LIB.LGBM_BoosterPredictForMatSingleRowFast
-        fn.argtypes = [ctypes.c_void_p] * 4
+        # int (FastConfigHandle, const void* data, int64_t* out_len, double* out_result). ``_LIB[name]``
+        # is a private function object: setting argtypes on ``_LIB.<name>`` would change lightgbm's own.
+        fn = _LIB["LGBM_BoosterPredictForMatSingleRowFast"]
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
         fn.restype = ctypes.c_int
         self._fn = fn
         self._n = ctypes.c_int64(0)
-        self._args = (handle, ctypes.c_void_p(self.buf.ctypes.data), ctypes.byref(self._n),
-                      ctypes.c_void_p(self.out.ctypes.data))
+        self._args = (handle, ctypes.c_void_p(self._buf.ctypes.data), ctypes.byref(self._n),
+                      ctypes.c_void_p(self._out.ctypes.data))
 
     def raw3(self, row: np.ndarray) -> tuple[float, float, float]:
-        self.buf[:] = row
+        self._buf[:] = row
         if self._fn(*self._args) != 0 or self._n.value != 3:
-            raise RuntimeError("LightGBM single-row prediction failed")
-        o = self.out
+            err = self._lib.LGBM_GetLastError().decode("utf-8", "replace")
+            raise RuntimeError(f"LightGBM single-row prediction failed (out_len={self._n.value}): {err}")
+        o = self._out
         return float(o[0]), float(o[1]), float(o[2])
 
     def __del__(self) -> None:
@@ -113,7 +118,9 @@ class Predictor:
         try:
             n_class = int(self.booster.num_model_per_iteration())
             self._fast = _FastRow(self.booster, self.n_features) if n_class == 3 else None
-        except Exception:  # pragma: no cover - other lightgbm versions: fall back to the slower paths
+        except Exception as err:  # pragma: no cover - other lightgbm versions: fall back to the slower paths
+            log.warning("LightGBM single-row fast path unavailable, using the slower path",
+                        data={"error": repr(err)})
             self._fast = None
 
     @classmethod
@@ -122,7 +129,11 @@ class Predictor:
         """Verify ``metadata`` against this code's feature spec, then wrap ``booster``."""
         check_contract(metadata)
         calib = metadata.get("calibration") or {"method": "none"}
-        t = float(calib.get("temperature", 1.0)) if calib.get("method") == "temperature" else 1.0
+        method = calib.get("method", "none")
+        if method not in ("temperature", "none"):
+            raise ModelRefused(f"unknown calibration method {method!r} in the model metadata "
+                               "(serving applies 'temperature' or 'none')")
+        t = float(calib.get("temperature", 1.0)) if method == "temperature" else 1.0
         if not (math.isfinite(t) and t > 0):
             raise ModelRefused(f"calibration temperature must be > 0, got {t}")
         pred = cls(booster, dict(metadata), t, model_uri, model_sha256)
@@ -210,8 +221,11 @@ class Predictor:
         for row in (np.full(self.n_features, np.nan), np.zeros(self.n_features)):
             slow = self.booster.predict(row.reshape(1, -1), raw_score=True, num_threads=1)[0]
             if self._fast is not None and not np.allclose(np.array(self._fast.raw3(row)), slow, rtol=0, atol=1e-12):
+                log.warning("LightGBM single-row fast path disagrees with Booster.predict: not used",
+                            data={"fast": list(self._fast.raw3(row)), "booster": slow.tolist()})
                 self._fast = None
             if self._inner is not None and not np.allclose(self._raw_slow(row), slow, rtol=0, atol=1e-12):
+                log.warning("_InnerPredictor disagrees with Booster.predict: not used")
                 self._inner = None
         p = self.predict_proba(np.full(self.n_features, np.nan))
         if p.shape != (3,) or not np.all(np.isfinite(p)) or abs(float(p.sum()) - 1.0) > 1e-6:

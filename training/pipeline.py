@@ -7,7 +7,6 @@ before anything is fitted, logged or registered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from training.cv import Fold, check_folds, final_split, walk_forward_folds
 from training.dataset import Dataset
 from training.labels import round_trip_cost_ticks
 from training.models import CalibratedBooster, FitAudit, feature_importance, fit_lightgbm
-from training.tuning import CVJob, CVSummary, FoldResult, cv_jobs, param_combos, run_jobs, summarise
+from training.tuning import CVJob, CVSummary, cv_jobs, param_combos, run_jobs, summarise
 
 if TYPE_CHECKING:
     from quantumtrader.config import Settings
@@ -48,7 +47,7 @@ class TrainResult:
     final_audit: FitAudit
 
 
-def plan_training(ds: Dataset, settings: Settings, *, symbol: str | None = None) -> TrainPlan:
+def plan_training(ds: Dataset, settings: Settings) -> TrainPlan:
     """Check the dataset against the feature spec and the folds against the config; build the jobs.
 
     Raises :class:`InputError` (nothing fitted, nothing registered) when the data's feature spec hash
@@ -79,7 +78,7 @@ def plan_training(ds: Dataset, settings: Settings, *, symbol: str | None = None)
         min_test_rows=cfg.cv.min_test_rows,
     )
     combos = param_combos(cfg.tuning)
-    instrument = get_instrument(symbol or str(ds.info.get("symbol", settings.market.symbol)))
+    instrument = get_instrument(str(ds.info.get("symbol", settings.market.symbol)))
     cost = round_trip_cost_ticks(instrument, cfg.labels.slippage_ticks_per_side)
     return TrainPlan(folds=folds, final=final, combos=combos, jobs=cv_jobs(folds, combos), cost_ticks=cost)
 
@@ -129,40 +128,16 @@ def log_and_register(
     )
 
 
-JobRunner = Callable[[Dataset, TrainPlan], list[FoldResult]]
-
-
-def thread_runner(settings: Settings, on_done: Callable[[CVJob], None] | None = None) -> JobRunner:
-    """Run the plan's jobs in a local thread pool of ``training.max_workers``."""
-
-    def run(ds: Dataset, plan: TrainPlan) -> list[FoldResult]:
-        cfg = settings.training
-        return run_jobs(ds, plan.jobs, cfg.lgbm, plan.cost_ticks, max_workers=cfg.max_workers, on_done=on_done)
-
-    return run
-
-
-def train(
-    settings: Settings,
-    ds: Dataset,
-    *,
-    register: bool = True,
-    runner: JobRunner | None = None,
-    on_step: Callable[[str], None] | None = None,
-) -> TrainResult:
-    """The whole training on ``ds``: every check first, then CV + tuning, final fit, log and register."""
-    step = on_step or (lambda _msg: None)
+def train(settings: Settings, ds: Dataset, *, register: bool = True) -> TrainResult:
+    """The whole training on ``ds``: every check first, then CV + tuning (a local thread pool of
+    ``training.max_workers``; the flow uses its Prefect task runner instead), final fit, log and register."""
     plan = plan_training(ds, settings)
-    step(f"cross-validating {len(plan.combos)} combinations x {len(plan.folds)} folds")
-    results = (runner or thread_runner(settings))(ds, plan)
+    cfg = settings.training
+    results = run_jobs(ds, plan.jobs, cfg.lgbm, plan.cost_ticks, max_workers=cfg.max_workers)
     summary = summarise(results, plan.combos, ds.y)
-    step("fitting the final model")
     model, audit = fit_final(ds, plan, summary.best_params, settings)
     contract = build_contract(ds, model, settings)
-    registered = None
-    if register:
-        step("logging to MLflow and registering")
-        registered = log_and_register(settings, ds, summary, model, contract)
+    registered = log_and_register(settings, ds, summary, model, contract) if register else None
     log.info(
         "training done",
         data={"oof_auc_ovr": round(summary.oof_auc_ovr, 4), "best": summary.best_params,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,18 +103,15 @@ def run_jobs(
     cost_ticks: float,
     *,
     max_workers: int = 1,
-    on_done: Callable[[CVJob], None] | None = None,
 ) -> list[FoldResult]:
     """Run ``jobs`` in a thread pool (LightGBM releases the GIL); the flow uses Prefect instead."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     results: list[FoldResult] = []
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = {pool.submit(run_job, ds, j, lgbm_cfg, cost_ticks): j for j in jobs}
+        futures = [pool.submit(run_job, ds, j, lgbm_cfg, cost_ticks) for j in jobs]
         for fut in as_completed(futures):
             results.extend(fut.result())
-            if on_done is not None:
-                on_done(futures[fut])
     return results
 
 

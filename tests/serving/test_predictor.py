@@ -65,3 +65,40 @@ def test_missing_model_names_the_uri_and_what_to_do(mlflow_settings):
 
     with pytest.raises(InputError, match="qtml train"):
         Predictor.from_model_uri("models:/nothing@challenger", tracking_uri=mlflow_settings.mlflow_tracking_uri)
+
+
+def test_fast_path_is_used_and_bit_identical_to_booster_predict():
+    booster = train_booster()
+    pred = Predictor.from_booster(booster, contract())
+    assert pred._fast is not None  # a 3-class native Booster takes the single-row fast path
+    rows = np.random.default_rng(2).normal(size=(50, len(FEATURE_NAMES)))
+    rows[::7, ::3] = np.nan
+    for row in rows:
+        slow = booster.predict(row.reshape(1, -1), raw_score=True)[0]
+        np.testing.assert_array_equal(pred.raw_score(row), slow)
+        p3 = np.array(pred.predict_proba3(row))
+        np.testing.assert_allclose(p3, pred.predict_proba(row), rtol=0, atol=1e-15)
+        assert abs(p3.sum() - 1.0) < 1e-12
+
+
+def test_a_fast_path_that_disagrees_is_dropped_and_the_booster_path_used(monkeypatch):
+    from serving import predictor as mod
+
+    booster = train_booster()
+    real_raw3 = mod._FastRow.raw3
+    monkeypatch.setattr(mod._FastRow, "raw3", lambda self, row: tuple(v + 1e-6 for v in real_raw3(self, row)))
+    pred = Predictor.from_booster(booster, contract())
+    assert pred._fast is None
+    row = np.random.default_rng(3).normal(size=len(FEATURE_NAMES))
+    raw = booster.predict(row.reshape(1, -1), raw_score=True)[0] / 1.5
+    expected = np.exp(raw - raw.max()) / np.exp(raw - raw.max()).sum()
+    np.testing.assert_allclose(pred.predict_proba(row), expected, rtol=1e-12)
+    np.testing.assert_allclose(pred.predict_proba3(row), expected, rtol=1e-12)
+
+
+def test_unknown_calibration_method_or_bad_temperature_is_refused():
+    booster = train_booster()
+    with pytest.raises(ModelRefused, match="isotonic"):
+        Predictor.from_booster(booster, contract(calibration={"method": "isotonic"}))
+    with pytest.raises(ModelRefused, match="temperature must be > 0"):
+        Predictor.from_booster(booster, contract(calibration={"method": "temperature", "temperature": 0.0}))

@@ -23,6 +23,7 @@ from feast.data_format import ParquetFormat
 from feast.types import Float64
 from feast.value_type import ValueType
 
+from features.offline import source_glob
 from features.spec import FEATURE_NAMES, VERSION, spec_hash
 
 SOURCE_ENV = "QUANTUMTRADER_FEAST_SOURCE"
@@ -39,8 +40,7 @@ FEATURE_TTL = timedelta(minutes=15)
 
 def default_source_path() -> str:
     """Glob of the feature Parquet of the default project layout (``var/lake/features/qt65_v1``)."""
-    root = Path(__file__).resolve().parents[1]
-    return str(root / "var" / "lake" / "features" / VERSION / "*" / "*" / "*.parquet")
+    return source_glob(Path(__file__).resolve().parents[1] / "var" / "lake")
 
 
 def definitions(source_path: str) -> list[object]:

@@ -18,8 +18,6 @@ each returns the fallback, never inf.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 ZERO_RTOL = 1e-12
@@ -103,10 +101,3 @@ def rsi_value_v(avg_gain: np.ndarray, avg_loss: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = 100.0 * avg_gain / np.where(total == 0.0, 1.0, total)
     return np.where(total == 0.0, 50.0, out)
-
-
-def safe_log_ratio(a: float, b: float) -> float:
-    """``ln(a / b)`` for positive prices (NaN when either is NaN)."""
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return math.log(a / b)

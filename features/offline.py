@@ -6,7 +6,8 @@ close, ``datetime64[us, UTC]``: duckdb < 2 and Feast materialisation need micros
 ``created_timestamp`` (when the row was built; the newest build wins a tie), ``spec_hash`` (the
 feature spec the row was computed with) and the 65 features as float64 in spec order.
 
-:func:`feature_table` is pure; :func:`build_features` is the shell that reads bars and writes days.
+:func:`feature_table` is pure; :func:`compute_features` (reads bars), :func:`validate_features` and
+:func:`write_features` (writes days) are the shell, run in that order by ``flows/features.py``.
 """
 
 from __future__ import annotations

@@ -41,13 +41,6 @@ class FeatureSpec:
     session_reset: bool
     description: str
 
-    def param(self, key: str) -> Any:
-        """The value of parameter ``key`` (KeyError when absent)."""
-        for k, v in self.params:
-            if k == key:
-                return v
-        raise KeyError(key)
-
 
 _C = ("close",)
 _HLCO = ("open", "high", "low", "close")
@@ -154,13 +147,7 @@ def _build() -> tuple[FeatureSpec, ...]:
 
 SPEC: tuple[FeatureSpec, ...] = _build()
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in SPEC)
-N_FEATURES = len(SPEC)
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
-
-
-def spec_by_name(name: str) -> FeatureSpec:
-    """The :class:`FeatureSpec` called ``name``."""
-    return SPEC[FEATURE_INDEX[name]]
 
 
 def spec_payload() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from market.ingest import IngestReport, ingest_file, ingest_frames, plan_files
+from market.lake import bars_dataset
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import InputError, TransientError
 
@@ -142,7 +143,6 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
                   f"(seed {cfg.seed}, ~{cfg.trades_per_session:,} trades each) through the Prefect flow 'ingest'…")
     summary = ingest_flow(source="simulate", settings=settings, console=console)
     lake = settings.lake_root
-    spec = settings.market.bars.spec.replace(":", "_")
     console.print(
         f"sessions [bold]{summary['sessions']}[/bold] · trades [bold]{summary['trades_written']:,}[/bold] · "
         f"book snapshots {summary['book_snapshots']:,} · bars ({settings.market.bars.spec}) {summary['bars']:,} · "
@@ -150,6 +150,6 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
     )
     console.print(f"trades  → {lake / 'trades'}  (validation result: _validation.json beside each day)")
     console.print(f"book    → {lake / 'book'}")
-    console.print(f"bars    → {lake / 'bars' / spec}")
+    console.print(f"bars    → {lake / bars_dataset(settings.market.bars.spec)}")
     console.print(f"quarantine → {lake / 'quarantine'}")
     return summary

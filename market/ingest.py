@@ -257,10 +257,10 @@ def _guarded(chunks: Iterable[pd.DataFrame], path: Path, counter: list[int]) -> 
 
 
 def _iter_book_file(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    from market.loaders.reading import ensure_not_empty
+    from market.loaders.reading import ensure_not_empty, is_parquet
 
     ensure_not_empty(path)  # InputError "empty file: <path>" (not a parser's "0 bytes")
-    if path.suffix in (".parquet", ".pq"):
+    if is_parquet(path):
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):

@@ -6,7 +6,6 @@ Timestamps in the hot path are integers: nanoseconds since the Unix epoch, UTC.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -37,8 +36,3 @@ class SimulatedClock:
         if ts_ns < self._now:
             raise ValueError(f"simulated clock cannot go back: {ts_ns} < {self._now}")
         self._now = ts_ns
-
-
-def ns_to_datetime(ts_ns: int) -> datetime:
-    """Convert ns since epoch to an aware UTC datetime (microsecond precision)."""
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)

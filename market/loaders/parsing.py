@@ -28,7 +28,6 @@ INT_SENTINEL = -1
 TRADE_TYPE_SENTINEL = -1
 NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 
-_NS_PER_DAY = 86_400 * 10**9
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
 _WORDS_CASEFOLD = {w.casefold(): int(t) for w, t in TRADE_TYPE_WORDS.items()}
 

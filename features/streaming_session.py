@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from market.barspec import split_bar_spec
 from market.instruments import Instrument
 from quantumtrader.errors import ConfigError
 
@@ -31,23 +32,11 @@ class BarSpec:
 
 def parse_bar_spec(text: str) -> BarSpec:
     """Parse ``time:60s`` / ``volume:500`` / ``tick:100``; a bad spec raises :class:`ConfigError`."""
-    kind_s, _, size_s = text.strip().partition(":")
-    kind_s = kind_s.lower()
     try:
-        if kind_s == "time":
-            if not size_s.endswith("s"):
-                raise ValueError("time bars need a size in seconds, e.g. time:60s")
-            size, kind = int(size_s[:-1]), TIME
-        elif kind_s == "volume":
-            size, kind = int(size_s), VOLUME
-        elif kind_s == "tick":
-            size, kind = int(size_s), TICK
-        else:
-            raise ValueError(f"unknown bar kind {kind_s!r} (time, volume, tick)")
+        kind_s, size = split_bar_spec(text)
     except ValueError as err:
         raise ConfigError(f"bar_spec {text!r}: {err}") from None
-    if size <= 0:
-        raise ConfigError(f"bar_spec {text!r}: size must be > 0")
+    kind = {"time": TIME, "volume": VOLUME, "tick": TICK}[kind_s]
     return BarSpec(kind, size, text)
 
 

@@ -8,19 +8,18 @@ once per session (time grids) or once per bar (volume/tick boundaries). The sema
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from market.barspec import split_bar_spec
 from market.calendar import session_bounds
 from market.instruments import get_instrument
 from market.schemas import BAR_SCHEMA, BOOK_COLUMNS, TradeType, empty_frame
 from quantumtrader.errors import InputError, SchemaError
 
-_SPEC = re.compile(r"^(?:(time):(\d+)s|(volume):(\d+)|(tick):(\d+))$")
 _NS = 1_000_000_000
 _HOUR_NS = 3600 * _NS
 _TRADE_COLUMNS = ("ts", "price", "qty", "buyer", "seller", "trade_type")
@@ -36,13 +35,10 @@ class BarSpec:
 
     @classmethod
     def parse(cls, spec: str) -> BarSpec:
-        m = _SPEC.match(spec.strip())
-        if not m:
-            raise InputError(f"bar spec {spec!r} is not one of time:<N>s, volume:<N>, tick:<N>")
-        groups = [g for g in m.groups() if g is not None]
-        kind, size = groups[0], int(groups[1])
-        if size <= 0:
-            raise InputError(f"bar spec {spec!r}: the size must be > 0")
+        try:
+            kind, size = split_bar_spec(spec)
+        except ValueError as err:
+            raise InputError(str(err)) from None
         return cls(kind, size)
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from pydantic import Field, field_validator
 
+from market.barspec import split_bar_spec
 from quantumtrader.frozen import FrozenModel
-
-_BAR_SPEC = re.compile(r"^(time:\d+s|volume:\d+|tick:\d+)$")
 
 
 class BarsConfig(FrozenModel):
@@ -21,8 +19,7 @@ class BarsConfig(FrozenModel):
     @field_validator("spec")
     @classmethod
     def _check_spec(cls, value: str) -> str:
-        if not _BAR_SPEC.match(value):
-            raise ValueError(f"bar spec {value!r} is not one of time:<N>s, volume:<N>, tick:<N>")
+        split_bar_spec(value)  # ValueError names the accepted forms
         return value
 
 

@@ -44,9 +44,14 @@ def test_feature_order_is_the_spec_order() -> None:
 
 
 def test_bad_bar_spec_is_a_config_error() -> None:
-    for bad in ("time:60", "minutes:5", "volume:0", "tick:x"):
+    from market.bars import BarSpec
+    from quantumtrader.errors import InputError
+
+    for bad in ("time:60", "minutes:5", "volume:0", "tick:x", "TIME:60s", "tick:+5"):
         with pytest.raises(ConfigError, match="bar_spec"):
             parse_bar_spec(bad)
+        with pytest.raises(InputError, match="bar spec"):  # the batch path refuses exactly the same specs
+            BarSpec.parse(bad)
 
 
 def test_session_bounds_agree_with_the_pandas_calendar_including_old_dst_days() -> None:

@@ -1,4 +1,5 @@
-"""A tiny native LightGBM Booster that honours the model contract, for decision-core tests.
+"""Decision-core test helpers: a tiny native LightGBM Booster that honours the model contract, and
+a plain closed bar.
 
 Trained in a second on synthetic rows whose label follows ``ofi_5`` (so the model has a real, if
 trivial, opinion); registered to a real MLflow (sqlite under the test's tmp folder).
@@ -6,12 +7,24 @@ trivial, opinion); registered to a real MLflow (sqlite under the test's tmp fold
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
 from features.spec import FEATURE_NAMES, spec_hash
+
+
+@dataclass
+class Bar:
+    """A closed bar as the decision core reads it (``live_engine.core.Bar``), built by hand in tests."""
+
+    close_ts_ns: int
+    session: date
+    close: float
+    features: np.ndarray
 
 
 def contract(**overrides: Any) -> dict[str, Any]:

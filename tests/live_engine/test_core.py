@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pytest
-from tiny_model import contract, train_booster
+from tiny_model import Bar, contract, train_booster
 
 from features.spec import FEATURE_INDEX, FEATURE_NAMES
 from live_engine.agents import load_agents
@@ -24,14 +23,6 @@ from serving.predictor import Predictor
 DAY = date(2026, 1, 5)
 OPEN = 1_767_614_400 * 10**9  # 2026-01-05 12:00 UTC = 09:00 São Paulo
 CLOSE = OPEN + 540 * MINUTE_NS
-
-
-@dataclass
-class Bar:
-    close_ts_ns: int
-    session: date
-    close: float
-    features: np.ndarray
 
 
 def bullish_row() -> np.ndarray:

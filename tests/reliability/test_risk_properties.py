@@ -7,13 +7,13 @@ than ``max_daily_trades`` entries; no fill is applied twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from tiny_model import Bar
 
 from live_engine.broker import FILLED, STOP, WORKING
 from live_engine.config import LiveConfig
@@ -31,14 +31,6 @@ ZEROS = np.zeros(65)
 def bounds(day: date) -> tuple[int, int]:
     o = int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp()) * 10**9
     return o, o + 540 * MIN
-
-
-@dataclass
-class Bar:
-    close_ts_ns: int
-    session: date
-    close: float
-    features: np.ndarray
 
 
 class CoreMachine(RuleBasedStateMachine):

@@ -1,8 +1,9 @@
 """Pure helpers of the streaming engine: bar spec parsing, session bounds in integer nanoseconds.
 
-No pandas here: this module runs inside the live engine's hot path. Session bounds are computed from
-the instrument's local session times with :mod:`zoneinfo`, exactly as
-:func:`market.calendar.session_bounds` does with pandas (the parity tests check both agree).
+No pandas here: this module runs inside the live engine's hot path. Session bounds come from the
+instrument's session template (:meth:`market.instruments.Instrument.session_times`, the same source
+as :func:`market.calendar.session_bounds`; the parity tests check both agree), looked up once per
+session change.
 """
 
 from __future__ import annotations
@@ -60,20 +61,37 @@ class Session:
 
 
 class SessionLocator:
-    """Maps a timestamp to the session containing it, with a small cache for the quiet hours."""
+    """Maps a timestamp to the session containing it, with a small cache for the quiet hours.
+
+    The label of a session is its trading day (the local date of its close): an overnight template
+    puts a print at or after the open into the next day's session. Whether the day trades at all is
+    the gates' question (the exchange calendar); the locator only knows hours.
+    """
 
     def __init__(self, inst: Instrument) -> None:
+        self._inst = inst
         self._tz = ZoneInfo(inst.timezone)
-        self._open_t = inst.session_open
-        self._close_t = inst.session_close
+        self._overnight = any(r.close <= r.open for r in inst.hours)
+        self._cache: dict[date, Session] = {}
 
     def bounds(self, day: date) -> Session:
-        o = datetime.combine(day, self._open_t, tzinfo=self._tz)
-        c = datetime.combine(day, self._close_t, tzinfo=self._tz)
-        return Session(day, to_ns(o), to_ns(c))
+        s = self._cache.get(day)
+        if s is None:
+            t = self._inst.session_times(day)
+            s = Session(day, to_ns(t.open), to_ns(t.close))
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[day] = s
+        return s
 
     def local_day(self, ts_ns: int) -> date:
-        return datetime.fromtimestamp(ts_ns // NS, tz=self._tz).date()
+        """The trading-day label of ``ts_ns``."""
+        day = datetime.fromtimestamp(ts_ns // NS, tz=self._tz).date()
+        if self._overnight:
+            nxt = day + timedelta(days=1)
+            if self._inst.crosses_midnight(nxt) and ts_ns >= self.bounds(nxt).open_ns:
+                return nxt
+        return day
 
     def locate(self, ts_ns: int) -> tuple[Session | None, int, int]:
         """``(session or None, quiet_from, quiet_to)``: when outside any session, every ts in

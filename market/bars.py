@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from market.barspec import split_bar_spec
-from market.calendar import session_bounds
+from market.calendar import session_bounds_ns, session_days
 from market.instruments import get_instrument
 from market.schemas import BAR_SCHEMA, BOOK_COLUMNS, TradeType, empty_frame
 from quantumtrader.errors import InputError, SchemaError
 
 _NS = 1_000_000_000
-_HOUR_NS = 3600 * _NS
+_MINUTE_NS = 60 * _NS
 _TRADE_COLUMNS = ("ts", "price", "qty", "buyer", "seller", "trade_type")
 BROKER_LIST_COLUMNS = ("broker_ids", "broker_bought", "broker_sold", "broker_aggr_buy", "broker_aggr_sell")
 
@@ -52,18 +52,18 @@ class Sessions:
 
 
 def sessions_for(ts_ns: np.ndarray, symbol: str) -> Sessions:
-    """Candidate sessions for trades at ``ts_ns``: every local day met by a trade (B3 hours are whole)."""
+    """Candidate sessions for trades at ``ts_ns``: every trading-day label met by a trade
+    (:func:`market.calendar.session_days`), with that day's hours from the session template."""
     if len(ts_ns) == 0:
         return Sessions([], np.empty(0, np.int64), np.empty(0, np.int64))
-    tz = get_instrument(symbol).timezone
-    hours = np.unique(ts_ns // _HOUR_NS) * _HOUR_NS
-    local = pd.DatetimeIndex(pd.to_datetime(hours, utc=True)).tz_convert(tz)
-    days = sorted({d.date() for d in local.normalize()})
-    bounds = [session_bounds(d, symbol) for d in days]
+    hours = np.unique(ts_ns // _MINUTE_NS) * _MINUTE_NS  # a few hundred per session: cheap to label
+    labels = np.unique(session_days(hours.view("datetime64[ns]"), symbol))
+    days = [pd.Timestamp(d).date() for d in labels]
+    bounds = [session_bounds_ns(d, symbol) for d in days]
     return Sessions(
         days,
-        np.array([b[0].value for b in bounds], dtype=np.int64),
-        np.array([b[1].value for b in bounds], dtype=np.int64),
+        np.array([b[0] for b in bounds], dtype=np.int64),
+        np.array([b[1] for b in bounds], dtype=np.int64),
     )
 
 

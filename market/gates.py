@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from market.calendar import session_bounds
+from market.calendar import is_trading_day, session_bounds
 from market.instruments import get_instrument
 from market.lake import VALIDATION, Lake
 from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
@@ -73,7 +73,10 @@ def _symbol_mismatch(symbols: pd.Series, symbol: str) -> np.ndarray:
 def trades_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
     """Trades plus the derived columns of the trades suite.
 
-    - ``session_position``: 0 at the open, 1 at the close;
+    - ``trading_day``: 1 when ``day`` is a session of the instrument's exchange calendar, else 0 (every
+      row of a weekend, holiday or future day fails ``not_trading_day``);
+    - ``session_position``: 0 at the open, 1 at the close of that day's hours (NaN on a non-trading
+      day, so such rows fail only ``not_trading_day``);
     - ``ts_regress_ms``: see :func:`_ts_regress_ms`;
     - ``trade_id_repeat``: 1 when a valid (>= 0) trade id appeared earlier in the session (the first
       copy is kept; the loaders' ``-1`` sentinel is rejected by ``trade_id_valid`` instead);
@@ -83,7 +86,11 @@ def trades_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
     out = df.reset_index(drop=True)
     open_ts, close_ts = session_bounds(day, symbol)
     span = float((close_ts - open_ts).value)
+    trading = is_trading_day(day, symbol)
     position = (out["ts"] - open_ts).dt.total_seconds().to_numpy() * 1e9 / span
+    if not trading:
+        position = np.full(len(out), np.nan)
+    out["trading_day"] = np.full(len(out), int(trading), dtype="int8")
     out["session_position"] = position
     out["ts_regress_ms"] = _ts_regress_ms(out["ts"], (position >= 0) & (position <= 1))
     valid_id = out["trade_id"] >= 0

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from market.gates import GateOutcome, gate_day, quarantine_dataset
-from market.instruments import get_instrument
+from market.calendar import session_days
+from market.instruments import canonical_symbol
 from market.lake import Lake, bars_dataset
 from market.schemas import BOOK_SNAPSHOT_SCHEMA, TRADE_SCHEMA, coerce
 from quantumtrader.config import Settings
@@ -118,14 +119,14 @@ class IngestReport:
 
 
 # ---- splitting a chronological stream into session days ----------------------------------------
-def _local_days(ts: pd.Series, tz: str) -> np.ndarray:
-    """Session date (datetime64[D], local time) of each timestamp; NaT takes its neighbour's day."""
-    local = ts.dt.tz_convert(tz).dt.tz_localize(None)
-    days = pd.Series(local.to_numpy().astype("datetime64[D]"))
+def _local_days(ts: pd.Series, symbol: str) -> np.ndarray:
+    """Trading day (datetime64[D], :func:`market.calendar.session_days`) of each timestamp; NaT takes
+    its neighbour's day."""
+    days = pd.Series(session_days(ts, symbol))
     return days.ffill().bfill().to_numpy()
 
 
-def split_days(chunks: Iterable[pd.DataFrame], tz: str) -> Iterator[tuple[date, pd.DataFrame]]:
+def split_days(chunks: Iterable[pd.DataFrame], symbol: str) -> Iterator[tuple[date, pd.DataFrame]]:
     """Regroup chronological chunks into whole days; only the current day is held in memory.
 
     A row without a timestamp (NaT) belongs to its neighbour's day, where the gate quarantines it
@@ -140,7 +141,7 @@ def split_days(chunks: Iterable[pd.DataFrame], tz: str) -> Iterator[tuple[date, 
     for chunk in chunks:
         if chunk.empty:
             continue
-        days = _local_days(chunk["ts"], tz)
+        days = _local_days(chunk["ts"], symbol)
         if pd.isna(days).all():
             if current is None:
                 undated.append(chunk)
@@ -177,12 +178,11 @@ class _Run:
     def __init__(self, settings: Settings, symbol: str, seen: dict[tuple[str, date], bool] | None,
                  on_day: OnDay | None) -> None:
         self.settings = settings
-        self.symbol = symbol
+        self.symbol = symbol = canonical_symbol(symbol)
         self.lake = Lake(settings.lake_root)
         self.report = IngestReport(symbol=symbol, lake_root=settings.lake_root, seen=dict(seen or {}))
         self.on_day = on_day
         self.book_cache: dict[date, pd.DataFrame] = {}
-        self.tz = get_instrument(symbol).timezone
 
     def _gate(self, dataset: str, day: date, frame: pd.DataFrame, *, index: bool = False,
               source: str | None = None) -> tuple[GateOutcome, pd.DataFrame]:
@@ -315,7 +315,7 @@ def ingest_file(
     if kind == "book":
         chunks = _coerced(_guarded(_iter_book_file(path, chunk_rows), path, counter), BOOK_SNAPSHOT_SCHEMA,
                           f"book file {path}")
-        for day, frame in split_days(chunks, run.tz):
+        for day, frame in split_days(chunks, run.symbol):
             run.book_day(day, frame, source=str(path))
     else:
         from market.brokers import BrokerRegistry
@@ -324,7 +324,7 @@ def ingest_file(
         brokers = BrokerRegistry.for_lake(settings.lake_root)
         raw = iter_trades(path, symbol=symbol, fmt=fmt, brokers=brokers, chunk_rows=chunk_rows)
         chunks = _coerced(_guarded(raw, path, counter), TRADE_SCHEMA, f"trades file {path}")
-        for day, frame in split_days(chunks, run.tz):
+        for day, frame in split_days(chunks, run.symbol):
             run.trades_day(day, frame, source=str(path))
         brokers.save()
     if counter[0] == 0:
@@ -345,6 +345,7 @@ def ingest_path(
     check: bool = True,
 ) -> IngestReport:
     """Ingest a file or folder into the lake (see the module docstring); raise on rejected days."""
+    symbol = canonical_symbol(symbol)
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
     for kind, file in plan_files(path, symbol):
         report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
@@ -372,10 +373,10 @@ def ingest_frames(
     trades = _conform(trades, TRADE_SCHEMA, "trades frame")
     books: dict[date, pd.DataFrame] = {}
     if book is not None and not book.empty:
-        for day, frame in split_days([_conform(book, BOOK_SNAPSHOT_SCHEMA, "book frame")], run.tz):
+        for day, frame in split_days([_conform(book, BOOK_SNAPSHOT_SCHEMA, "book frame")], run.symbol):
             run.book_day(day, frame, source="frames")
             books.update(run.book_cache)
-    for day, frame in split_days([trades], run.tz):
+    for day, frame in split_days([trades], run.symbol):
         run.book_cache = {day: books[day]} if day in books else {}
         run.trades_day(day, frame, source="frames")
     run.report.seconds = time.perf_counter() - t0

@@ -354,7 +354,7 @@ def simulate(
 ) -> Iterator[SimSession]:
     """Yield ``n_sessions`` sessions on the B3 trading days from ``start``, price continuous across them."""
     prev_close: float | None = None
-    for day in next_trading_days(start, n_sessions):
+    for day in next_trading_days(start, n_sessions, symbol):
         session = simulate_session(
             day,
             symbol=symbol,

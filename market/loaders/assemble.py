@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from market.instruments import INSTRUMENTS
+from market.instruments import get_instrument, resolve_symbol
 from market.loaders.parsing import INT_SENTINEL, TRADE_TYPE_SENTINEL, map_unique
 from market.loaders.reading import MALFORMED
 from market.schemas import TRADE_SCHEMA
@@ -15,18 +15,19 @@ from market.schemas import TRADE_SCHEMA
 def symbols(tickers: pa.Array | pa.ChunkedArray | None, symbol: str, n: int) -> np.ndarray:
     """The ``symbol`` column: ``symbol`` where the file's ticker belongs to it, else the raw ticker.
 
-    A ticker belongs to ``symbol`` when it starts with it (``WDOF25``, ``WDO$N``, ``WDOFUT`` belong to
-    ``WDO``); a missing ticker is assumed to. Other tickers are kept as written so that the validation
+    A ticker belongs to ``symbol`` when it parses as one of its contracts or series
+    (``market.instruments.resolve_symbol``: ``WDOF25``, ``WDO$N``, ``WDOFUT`` belong to ``WDO``; ``DOLF25``
+    does not); a missing ticker is assumed to. Other tickers are kept as written so that the validation
     gate can reject them (rule: symbol matches the ingested symbol) instead of filing them under
     ``symbol``.
     """
     if tickers is None:
         return np.full(n, symbol, dtype=object)
-    wanted = symbol.upper()
+    wanted = resolve_symbol(symbol) or symbol.strip().upper()
     uniques: list[str] = []
 
     def index(text: str | None) -> int:
-        value = symbol if text is None or not text.strip() or text.strip().upper().startswith(wanted) else text.strip()
+        value = symbol if text is None or not text.strip() or resolve_symbol(text) == wanted else text.strip()
         uniques.append(value)
         return len(uniques) - 1
 
@@ -36,10 +37,9 @@ def symbols(tickers: pa.Array | pa.ChunkedArray | None, symbol: str, n: int) -> 
 
 def fin_volume_default(symbol: str, price: np.ndarray, qty: np.ndarray) -> np.ndarray:
     """price * qty * point value when the source has no financial volume (NaN for unknown instruments)."""
-    spec = INSTRUMENTS.get(symbol[:3].upper())
-    if spec is None:
+    if resolve_symbol(symbol) is None:
         return np.full(len(price), np.nan)
-    return np.where(qty > 0, price * qty * spec.point_value, np.nan)
+    return np.where(qty > 0, price * qty * get_instrument(symbol).point_value, np.nan)
 
 
 def trade_frame(

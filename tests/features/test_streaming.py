@@ -15,8 +15,8 @@ from market.instruments import get_instrument
 from quantumtrader.errors import ConfigError
 
 NS = 1_000_000_000
-DAY = date(2025, 11, 17)  # a Monday
-NEXT = date(2025, 11, 18)
+DAY = date(2020, 11, 16)  # a Monday (09:00-18:00 in the hours table)
+NEXT = date(2020, 11, 17)
 OPEN, CLOSE = (int(t.value) for t in session_bounds(DAY, "WDO"))
 OPEN2, CLOSE2 = (int(t.value) for t in session_bounds(NEXT, "WDO"))
 BOOK = ([5000.0, 4999.5, 4999.0, 4998.5, 4998.0], [10, 20, 30, 40, 50],

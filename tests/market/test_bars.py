@@ -12,7 +12,7 @@ from market.bars import BarSpec, build_bars
 from market.schemas import BAR_SCHEMA, BOOK_COLUMNS
 from quantumtrader.errors import InputError, SchemaError
 
-D1, D2 = "2026-01-05", "2026-01-06"  # Monday, Tuesday
+D1, D2 = "2020-01-06", "2020-01-07"  # Monday, Tuesday (09:00-18:00 in the hours table)
 
 # (utc time, price, qty, buyer, seller, trade type)
 TAPE = [

@@ -282,7 +282,7 @@ def test_simulator_folder_plan_puts_book_first(tmp_path: Path) -> None:
 def test_split_days_regroups_chunks_by_local_session_date() -> None:
     both = pd.concat([trades_frame(10), trades_frame(7, NEXT_DAY)], ignore_index=True)
     chunks = [both.iloc[:4], both.iloc[4:13], both.iloc[13:]]
-    days = [(d, len(f)) for d, f in split_days(chunks, "America/Sao_Paulo")]
+    days = [(d, len(f)) for d, f in split_days(chunks, "WDO")]
     assert days == [(DAY, 10), (NEXT_DAY, 7)]
 
 

@@ -122,7 +122,7 @@ def test_split_days_holds_leading_undated_chunks_for_the_first_dated_day() -> No
     trades.loc[:3, "ts"] = pd.NaT
     chunks = [trades.iloc[:2], trades.iloc[2:4], trades.iloc[4:12], trades.iloc[12:]]
 
-    days = [(d, len(f), int(f["ts"].isna().sum())) for d, f in split_days(chunks, TZ)]
+    days = [(d, len(f), int(f["ts"].isna().sum())) for d, f in split_days(chunks, "WDO")]
 
     assert days == [(DAY, 10, 4), (NEXT_DAY, 6, 0)]
 
@@ -131,7 +131,7 @@ def test_split_days_puts_a_stream_without_timestamps_on_the_undated_day() -> Non
     trades = trades_frame(8)
     trades["ts"] = pd.Series(pd.NaT, index=trades.index, dtype="datetime64[ns, UTC]")
 
-    days = [(d, len(f)) for d, f in split_days([trades.iloc[:5], trades.iloc[5:]], TZ)]
+    days = [(d, len(f)) for d, f in split_days([trades.iloc[:5], trades.iloc[5:]], "WDO")]
 
     assert days == [(UNDATED_DAY, 8)]
 

@@ -91,10 +91,11 @@ def ingest(
 
     from market.gates import GateOutcome
     from market.ingest import IngestReport, ingest_file, plan_files
+    from market.instruments import canonical_symbol
     from quantumtrader.config import get_settings
 
     settings = get_settings()
-    symbol = symbol or settings.market.symbol
+    symbol = canonical_symbol(symbol or settings.market.symbol)
     console = Console()
     plan = plan_files(path, symbol)
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)

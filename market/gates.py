@@ -146,6 +146,9 @@ class GateOutcome:
     data_path: Path | None = None
     result_path: Path | None = None
     quarantine_path: Path | None = None
+    # every row of the day failed ``not_trading_day``: stray prints of no session. Such a day is not
+    # rejected on its own (its bad share is 100 % by definition); the run's share of them is checked.
+    stray_day: bool = False
 
     @property
     def bad_share(self) -> float:
@@ -216,7 +219,8 @@ def gate_day(
     total = len(frame) + (0 if prior_quarantine is None else len(prior_quarantine))
     n_bad = len(quarantine)
     share = n_bad / total if total else 0.0
-    passed = share <= max_bad_share
+    stray_day = n_bad > 0 and n_bad == total and rule_counts.get("not_trading_day", 0) == n_bad
+    passed = share <= max_bad_share or stray_day
 
     q_name = quarantine_dataset(dataset)
     q_path: Path | None = None
@@ -242,7 +246,7 @@ def gate_day(
     }
     good = frame.iloc[~bad] if n_bad else frame
     data_path: Path | None = None
-    if passed:
+    if passed and len(good):  # a day with no good row (e.g. a holiday's stray prints) is no session
         data_path = lake.write_day(dataset, symbol, day, good, index=index)
         result_path = lake.write_json(dataset, symbol, day, VALIDATION, payload)
         if n_bad:
@@ -262,10 +266,11 @@ def gate_day(
         data_path=data_path,
         result_path=result_path,
         quarantine_path=q_path,
+        stray_day=stray_day,
     )
     level = log.error if not passed else (log.warning if n_bad else log.debug)
     level(
-        "day validated" if passed else "day rejected",
+        "prints on a non-trading day quarantined" if stray_day else "day validated" if passed else "day rejected",
         data={"dataset": dataset, "symbol": symbol, "day": day.isoformat(), "rows": total, "bad_rows": n_bad,
               "bad_share": round(share, 6), "rules": rule_counts},
     )

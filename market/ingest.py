@@ -78,7 +78,8 @@ class IngestReport:
 
     @property
     def days(self) -> list[date]:
-        return sorted(o.day for o in self.trades if o.passed)
+        """Session days written by the run (stray prints of non-trading days are no session)."""
+        return sorted(o.day for o in self.trades if o.passed and o.written_rows)
 
     @property
     def trades_read(self) -> int:
@@ -102,6 +103,16 @@ class IngestReport:
         if failures:
             lines = "\n".join(f"  - {o.failure_message()}" for o in failures)
             raise DataValidationError(f"{len(failures)} day(s) rejected by validation gates:\n{lines}")
+        stray = [o for o in self.trades if o.stray_day]
+        n_stray, total = sum(o.bad_rows for o in stray), self.trades_read
+        limit = min((o.max_bad_share for o in self.trades), default=1.0)
+        if total and n_stray / total > limit:
+            days = ", ".join(str(o.day) for o in stray[:5])
+            raise DataValidationError(
+                f"{n_stray} of {total} trades ({n_stray / total:.2%}) fall on days that are no session of "
+                f"the calendar ({days}{', ...' if len(stray) > 5 else ''}), above max_bad_share {limit:.2%}: "
+                f"check the file's time zone (--tz) and the instrument's calendar; quarantine: "
+                f"{stray[0].quarantine_path}")
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -309,6 +320,7 @@ def ingest_file(
 ) -> IngestReport:
     """Ingest one trades or book file. Never raises for rejected days: see ``report.failures``."""
     t0 = time.perf_counter()
+    symbol = canonical_symbol(symbol)
     path = Path(path)
     run = _Run(settings, symbol, seen, on_day)
     counter = [0]

@@ -13,7 +13,7 @@ from market.schemas import TRADE_SCHEMA
 
 
 def symbols(tickers: pa.Array | pa.ChunkedArray | None, symbol: str, n: int) -> np.ndarray:
-    """The ``symbol`` column: ``symbol`` where the file's ticker belongs to it, else the raw ticker.
+    """The ``symbol`` column: the family of ``symbol`` where the file's ticker belongs to it, else the raw ticker.
 
     A ticker belongs to ``symbol`` when it parses as one of its contracts or series
     (``market.instruments.resolve_symbol``: ``WDOF25``, ``WDO$N``, ``WDOFUT`` belong to ``WDO``; ``DOLF25``
@@ -27,7 +27,7 @@ def symbols(tickers: pa.Array | pa.ChunkedArray | None, symbol: str, n: int) -> 
     uniques: list[str] = []
 
     def index(text: str | None) -> int:
-        value = symbol if text is None or not text.strip() or resolve_symbol(text) == wanted else text.strip()
+        value = wanted if text is None or not text.strip() or resolve_symbol(text) == wanted else text.strip()
         uniques.append(value)
         return len(uniques) - 1
 

@@ -219,7 +219,8 @@ def gate_day(
     total = len(frame) + (0 if prior_quarantine is None else len(prior_quarantine))
     n_bad = len(quarantine)
     share = n_bad / total if total else 0.0
-    stray_day = n_bad > 0 and n_bad == total and rule_counts.get("not_trading_day", 0) == n_bad
+    stray_day = (n_bad > 0 and n_bad == total and rule_counts.get("not_trading_day", 0) == n_bad
+                 and not rule_counts.get("ts_not_null"))  # rows without a time are no stray prints
     passed = share <= max_bad_share or stray_day
 
     q_name = quarantine_dataset(dataset)

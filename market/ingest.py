@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from market.gates import GateOutcome, gate_day, quarantine_dataset
 from market.calendar import session_days
+from market.gates import GateOutcome, gate_day, quarantine_dataset
 from market.instruments import canonical_symbol
 from market.lake import Lake, bars_dataset
 from market.schemas import BOOK_SNAPSHOT_SCHEMA, TRADE_SCHEMA, coerce

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from market.calendar import session_bounds
 from market.ingest import ingest_frames, ingest_path

@@ -38,6 +38,7 @@ def _bars_from_closes(closes: list[float], highs: list[float] | None = None, low
         "open": closes, "high": highs or closes, "low": lows or closes, "close": closes, "first_price": closes,
         "volume": vol, "n_trades": [1] * n, "buy_vol": buy, "sell_vol": sell,
         "n_buy_trades": [int(b > 0) for b in buy], "n_sell_trades": [int(s > 0) for s in sell],
+        "n_unknown_side": 0, "n_unknown_broker": 0,
         "notional": [c * v * 10 for c, v in zip(closes, vol, strict=True)],
         "pq_sum": [c * v for c, v in zip(closes, vol, strict=True)], "large_buy_qty": 0, "large_sell_qty": 0,
         "buyer_switches": 0, "first_buyer": 7, "last_buyer": 7, "broker_ids": empty,

@@ -80,7 +80,8 @@ def assert_no_lookahead(trades: pd.DataFrame, book: pd.DataFrame, spec: str, see
     burst=st.sampled_from([0.0, 0.5]),
 )
 def test_features_never_read_the_future_on_random_tapes(seed: int, spec: str, burst: float) -> None:
-    trades, book = make_tape(Knobs(seed=seed, n_days=3, trades_per_day=250, burst=burst, book_per_trade=1.0))
+    trades, book = make_tape(Knobs(seed=seed, n_days=3, trades_per_day=250, burst=burst, book_per_trade=1.0,
+                                   open_prints=True, unknown_side=0.01, unknown_broker=0.01))
     assert_no_lookahead(trades, book, spec, seed)
 
 

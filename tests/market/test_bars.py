@@ -191,3 +191,43 @@ def test_bad_spec_and_missing_columns_are_named() -> None:
 
 def test_bar_close_prices_are_finite_once_trading_started(time_bars: pd.DataFrame) -> None:
     assert np.isfinite(time_bars["close"].to_numpy()).all()
+
+
+def test_a_print_at_a_bar_boundary_belongs_to_the_bar_closing_there(time_bars: pd.DataFrame) -> None:
+    first, second = time_bars.iloc[0], time_bars.iloc[1]
+    assert first.close == 4999.5 and first.last_buyer == 11  # t3 at 12:01:00 closes bar 1
+    assert second.n_trades == 0
+
+
+def test_trades_outside_every_session_are_counted_not_silently_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    trades = _trades()
+    trades.loc[0, "ts"] = _ts(f"{D1} 11:59:59.999")  # 1 ms before the open
+    bars = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10)
+    assert bars.attrs["n_outside_session"] == 2 and bars["n_trades"].sum() == 9
+    warned = [r for r in caplog.records if r.name.endswith("market.bars")]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+    inside = build_bars(_trades().iloc[:8], None, spec="time:60s", symbol="WDO", large_trade_qty=10)
+    assert inside.attrs["n_outside_session"] == 0
+
+
+def test_unknown_broker_ids_are_counted_and_never_a_broker() -> None:
+    trades = _trades()
+    trades.loc[1, "buyer"] = -1  # t1: buyer unknown
+    trades.loc[2, "seller"] = -1  # t2: seller unknown
+    b = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10).iloc[0]
+    assert (b.n_unknown_broker, b.n_unknown_side) == (2, 0)
+    assert list(b.broker_ids) == [1, 2, 11, 20, 21]  # no -1 (and broker 10, t1's buyer, is gone)
+    assert list(b.broker_bought) == [7, 0, 13, 0, 0]  # t1's 2 contracts have no known buyer
+    assert list(b.broker_sold) == [0, 7, 0, 2, 1]  # t2's 12 contracts have no known seller
+    assert list(b.broker_aggr_buy) == [7, 0, 12, 0, 0]
+    assert (b.volume, b.buy_vol) == (22, 21)  # the trades themselves still count
+
+
+def test_unknown_side_is_counted_and_known_unsigned_types_are_not_unknown() -> None:
+    trades = _trades()
+    trades.loc[1, "trade_type"] = 32  # the source did not say
+    bars = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10)
+    b = bars.iloc[0]
+    assert (b.n_unknown_side, b.buy_vol, b.n_buy_trades, b.volume) == (1, 19, 2, 22)
+    assert bars.iloc[2].n_unknown_side == 0  # t4 is a cross (type 1): known, just unsigned
+    assert bars["n_unknown_side"].sum() == 1 and bars["n_unknown_broker"].sum() == 0

@@ -8,9 +8,10 @@ dicts); per book event it only swaps the book tuple. All window work happens at 
 Time semantics (shared with the batch path, see ``docs/features.md``):
 
 - A bar holds trades with ``prev_close < ts <= close``; a session holds ``open <= ts <= close``, so a
-  print at exactly the open (B3's opening auction) is in the session's first bar. An event at ``ts`` first closes every bar
-  whose close is ``< ts`` ("time passes first"), then applies itself. A bar whose close equals the
-  event's ts stays open for more events at that ts; ``advance_to(ts)`` closes bars with close ``<= ts``.
+  print at exactly the open (B3's opening auction) is in the session's first bar. An event at ``ts``
+  first closes every bar whose close is ``< ts`` ("time passes first"), then applies itself. A bar whose
+  close equals the event's ts stays open for more events at that ts; ``advance_to(ts)`` closes bars
+  with close ``<= ts``.
 - Time bars: a grid anchored at each session's open; a session starts with its first trade in
   ``[open, close]`` and then gets its full grid, empty bars included. Volume / tick bars close at the
   trade that completes them (later trades with that same ts join the bar, decision B1), so they are

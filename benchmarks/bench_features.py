@@ -62,6 +62,7 @@ def synthetic_bars(n: int = N_BARS, seed: int = 3, n_brokers: int = 60) -> pd.Da
         "first_price": np.where(traded, close, np.nan),
         "volume": volume, "n_trades": n_trades, "buy_vol": buy, "sell_vol": sell,
         "n_buy_trades": (n_trades * 0.5).astype(np.int64), "n_sell_trades": (n_trades * 0.4).astype(np.int64),
+        "n_unknown_side": np.zeros(n, dtype=np.int64), "n_unknown_broker": np.zeros(n, dtype=np.int64),
         "notional": volume * close * 10.0, "pq_sum": volume * close,
         "large_buy_qty": buy // 3, "large_sell_qty": sell // 3,
         "buyer_switches": np.maximum(n_trades - 1, 0) // 2,

@@ -8,7 +8,10 @@ hash differs from :func:`spec_hash`.
 
 ``warmup`` is the number of bars before the first non-NaN value, counting from the first bar of the
 data, assuming every input is valid from the first bar on (prices are NaN before the data's first
-trade and book values before its first snapshot; those bars extend the warm-up).
+trade and book values before its first snapshot; those bars extend the warm-up). A feature whose
+``inputs`` name ``n_unknown_side`` / ``n_unknown_broker`` needs the aggressor side / the broker ids:
+it is NaN over any window holding a trade where the source did not give them (``inputs`` are not
+part of the hash: they describe, they do not define).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ class FeatureSpec:
 
 _C = ("close",)
 _HLCO = ("open", "high", "low", "close")
-_FLOW = ("buy_vol", "sell_vol")
+_FLOW = ("buy_vol", "sell_vol", "n_unknown_side")  # NaN over windows with an unknown-side trade
+_KNOWN = ("n_unknown_broker",)  # NaN over windows with an unknown broker id
+_SIDE = ("n_unknown_side",)
 _BOOK1 = ("bid_px_1", "ask_px_1", "bid_qty_1", "ask_qty_1")
 _BOOK5 = tuple(f"{s}_qty_{i}" for s in ("bid", "ask") for i in range(1, 6))
 _TIME = ("session_open_ts", "session_close_ts")
@@ -86,7 +91,7 @@ def _build() -> tuple[FeatureSpec, ...]:
     s.append(_f("signed_volume", "order_flow", 0, _FLOW, "Vb - Vs of the bar"))
     s.append(_f("cum_signed_volume_session", "order_flow", 0, (*_FLOW, "session"),
                 "sum(Vb - Vs) since the session's open", session_reset=True))
-    s.append(_f("large_trade_imbalance_20", "order_flow", 19, ("large_buy_qty", "large_sell_qty"),
+    s.append(_f("large_trade_imbalance_20", "order_flow", 19, ("large_buy_qty", "large_sell_qty", *_SIDE),
                 "(large buy qty - large sell qty) / large qty over 20 (0 when none)", n=20))
     s.append(_f("vw_return_20", "order_flow", 20, ("close", "volume"), "sum(r V) / sum(V) over 20 (0 when sum V = 0)",
                 n=20))
@@ -119,18 +124,19 @@ def _build() -> tuple[FeatureSpec, ...]:
     s.append(_f("depth_ratio_5", "microstructure", 0, _BOOK5, "ln(sum bid qty / sum ask qty) over 5 levels", levels=5))
     s.append(_f("book_imb_l5_chg_10", "microstructure", 10, _BOOK5, "book_imb_l5 minus its value 10 bars ago",
                 levels=5, n=10))
-    s.append(_f("buyer_conc_50", "microstructure", 49, ("broker_ids", "broker_aggr_buy"),
+    s.append(_f("buyer_conc_50", "microstructure", 49, ("broker_ids", "broker_aggr_buy", *_KNOWN, *_SIDE),
                 "share of aggressive-buy volume over 50 by the top 5 buyers", n=50, top=5))
-    s.append(_f("seller_conc_50", "microstructure", 49, ("broker_ids", "broker_aggr_sell"),
+    s.append(_f("seller_conc_50", "microstructure", 49, ("broker_ids", "broker_aggr_sell", *_KNOWN, *_SIDE),
                 "share of aggressive-sell volume over 50 by the top 5 sellers", n=50, top=5))
-    s.append(_f("top_broker_net_50", "microstructure", 49, ("broker_ids", "broker_bought", "broker_sold", "volume"),
+    s.append(_f("top_broker_net_50", "microstructure", 49,
+                ("broker_ids", "broker_bought", "broker_sold", "volume", *_KNOWN),
                 "net volume of the most active broker over 50 / volume over 50", n=50))
-    s.append(_f("broker_turnover_20", "microstructure", 19, ("broker_ids", "n_trades"),
+    s.append(_f("broker_turnover_20", "microstructure", 19, ("broker_ids", "n_trades", *_KNOWN),
                 "distinct brokers / trades over 20", n=20))
     s.append(_f("buyer_switch_rate_20", "microstructure", 19,
-                ("buyer_switches", "first_buyer", "last_buyer", "n_trades"),
+                ("buyer_switches", "first_buyer", "last_buyer", "n_trades", *_KNOWN),
                 "share of consecutive trades over 20 whose buyer changes", n=20))
-    s.append(_f("aggr_buy_ratio_20", "microstructure", 19, ("n_buy_trades", "n_trades"),
+    s.append(_f("aggr_buy_ratio_20", "microstructure", 19, ("n_buy_trades", "n_trades", *_SIDE),
                 "aggressive-buy trades / trades over 20 (0.5 when none)", n=20))
     s.append(_f("kyle_lambda_50", "microstructure", 50, ("close", *_FLOW), "OLS slope of r on (Vb - Vs) over 50", n=50))
     s.append(_f("amihud_20", "microstructure", 20, ("close", "notional"),

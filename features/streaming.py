@@ -7,11 +7,13 @@ dicts); per book event it only swaps the book tuple. All window work happens at 
 
 Time semantics (shared with the batch path, see ``docs/features.md``):
 
-- A bar holds trades with ``prev_close < ts <= close``. An event at ``ts`` first closes every bar
-  whose close is ``< ts`` ("time passes first"), then applies itself. A bar whose close equals the
-  event's ts stays open for more events at that ts; ``advance_to(ts)`` closes bars with close ``<= ts``.
+- A bar holds trades with ``prev_close < ts <= close``; a session holds ``open <= ts <= close``, so a
+  print at exactly the open (B3's opening auction) is in the session's first bar. An event at ``ts``
+  first closes every bar whose close is ``< ts`` ("time passes first"), then applies itself. A bar whose
+  close equals the event's ts stays open for more events at that ts; ``advance_to(ts)`` closes bars
+  with close ``<= ts``.
 - Time bars: a grid anchored at each session's open; a session starts with its first trade in
-  ``(open, close]`` and then gets its full grid, empty bars included. Volume / tick bars close at the
+  ``[open, close]`` and then gets its full grid, empty bars included. Volume / tick bars close at the
   trade that completes them (later trades with that same ts join the bar, decision B1), so they are
   emitted by the next later event or timer; a session's last partial bar closes at its last trade and
   is emitted when the session ends (an event after the session close, or ``advance_to`` at or after it).
@@ -19,6 +21,9 @@ Time semantics (shared with the batch path, see ``docs/features.md``):
 - Trades outside every session are counted (``n_ignored``) and dropped; trades older than time
   already passed are counted (``n_late``) and dropped; trades with a NaN or non-positive price or a
   non-positive size are counted (``n_rejected``) and dropped (upstream validation quarantines them).
+- Unknown is not a value: a trade of type 32 (unknown aggressor side) or with a negative (unknown)
+  buyer / seller id is counted in its bar; the features that need the side or the broker ids are NaN
+  over every window holding such a trade (``docs/features.md``, "Unknown inputs").
 
 No pandas and no per-trade numpy in this module: it runs in the live engine's hot path.
 """
@@ -142,9 +147,9 @@ class FeatureEngine:
         if not (price > 0.0 and qty > 0):  # NaN / non-positive price or size: would poison every window
             self.n_rejected += 1
             return closed
-        if ts_ns <= self._s_open or ts_ns > self._s_close:
+        if ts_ns < self._s_open or ts_ns > self._s_close:
             closed += self._enter(ts_ns)
-            if ts_ns <= self._s_open or ts_ns > self._s_close:
+            if ts_ns < self._s_open or ts_ns > self._s_close:
                 self.n_ignored += 1
                 return closed
         bar = self._bar
@@ -169,20 +174,28 @@ class FeatureEngine:
             bar.nb += 1
             if qty >= self._large:
                 bar.lb += qty
-            d = bar.abuy
-            d[buyer] = d.get(buyer, 0) + qty
+            if buyer >= 0:
+                d = bar.abuy
+                d[buyer] = d.get(buyer, 0) + qty
         elif trade_type == 3:
             bar.vs += qty
             if qty >= self._large:
                 bar.ls += qty
-            d = bar.asell
-            d[seller] = d.get(seller, 0) + qty
-        d = bar.traded
-        d[buyer] = d.get(buyer, 0) + qty
-        d[seller] = d.get(seller, 0) + qty
-        d = bar.net
-        d[buyer] = d.get(buyer, 0) + qty
-        d[seller] = d.get(seller, 0) - qty
+            if seller >= 0:
+                d = bar.asell
+                d[seller] = d.get(seller, 0) + qty
+        elif trade_type == 32:  # TradeType.UNKNOWN: the source has no aggressor side
+            bar.us += 1
+        # an unknown (negative) broker id is counted, never a broker: the broker features go NaN
+        traded, net = bar.traded, bar.net
+        if buyer >= 0:
+            traded[buyer] = traded.get(buyer, 0) + qty
+            net[buyer] = net.get(buyer, 0) + qty
+        if seller >= 0:
+            traded[seller] = traded.get(seller, 0) + qty
+            net[seller] = net.get(seller, 0) - qty
+        if buyer < 0 or seller < 0:
+            bar.ub += 1
         bar.close_ts = ts_ns
         self._trade_book = self._book
         self._last_trade_ts = ts_ns
@@ -233,7 +246,7 @@ class FeatureEngine:
     # ---- bars ---------------------------------------------------------------------------------
     def _enter(self, ts_ns: int) -> int:
         """``ts_ns`` lies outside the current session: start the session containing it, if any."""
-        if self._quiet_from < ts_ns <= self._quiet_to:
+        if self._quiet_from < ts_ns < self._quiet_to:  # quiet_to is the next open, inside its session
             return 0
         s, self._quiet_from, self._quiet_to = self._sessions.locate(ts_ns)
         if s is None:

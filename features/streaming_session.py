@@ -94,11 +94,13 @@ class SessionLocator:
         return day
 
     def locate(self, ts_ns: int) -> tuple[Session | None, int, int]:
-        """``(session or None, quiet_from, quiet_to)``: when outside any session, every ts in
-        ``(quiet_from, quiet_to]`` is outside too (lets the caller skip the lookup)."""
+        """``(session or None, quiet_from, quiet_to)``. A session holds ``open <= ts <= close`` (a print
+        at exactly the open belongs to its first bar). When outside any session, every ts in the open
+        interval ``(quiet_from, quiet_to)`` is outside too (lets the caller skip the lookup): ``quiet_to``
+        is the next session's open, which is inside it."""
         day = self.local_day(ts_ns)
         s = self.bounds(day)
-        if s.open_ns < ts_ns <= s.close_ns:
+        if s.open_ns <= ts_ns <= s.close_ns:
             return s, 0, -1
         if ts_ns <= s.open_ns:
             return None, self.bounds(day - timedelta(days=1)).close_ns, s.open_ns

@@ -44,12 +44,15 @@ class BarInput:
 
     __slots__ = (
         "abuy", "asell", "c", "close_ts", "duration_s", "first_buyer", "h", "l", "last_buyer", "lb", "ls", "n",
-        "nb", "net", "notional", "o", "open_ts", "pq", "session", "switches", "traded", "v", "vb", "vs",
+        "nb", "net", "notional", "o", "open_ts", "pq", "session", "switches", "traded", "ub", "us", "v", "vb",
+        "vs",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.o = self.h = self.l = self.c = nan
         self.v = self.n = self.vb = self.vs = self.nb = self.lb = self.ls = self.switches = 0
+        self.us = 0  # trades of unknown aggressor side (type 32)
+        self.ub = 0  # trades with an unknown (negative) buyer or seller id
         self.pq = self.notional = 0.0
         self.first_buyer = self.last_buyer = -1
         self.traded: dict[int, int] = {}  # per broker: bought + sold (any trade type)
@@ -147,6 +150,9 @@ class WindowState:
         self.LB = IntSums((20,), squares=False)
         self.LS = IntSums((20,), squares=False)
         self.NB = IntSums((20,), squares=False)
+        # trades of unknown side / broker per window: > 0 makes the features that need them NaN
+        self.US = IntSums((5, 10, 20, 50), squares=False)
+        self.UB = IntSums((20, 50), squares=False)
         # per-bar terms, computed once when the bar enters (sums over the window later)
         self.GK: deque[float] = deque(maxlen=20)  # ½ ln(H/L)² − (2 ln 2 − 1) ln(C/O)²
         self.PK: deque[float] = deque(maxlen=20)  # ln(H/L)²
@@ -167,6 +173,7 @@ class WindowState:
         self.s_pq = 0.0
         self.s_v = 0
         self.s_sv = 0
+        self.s_us = 0
 
     # ---- the update ---------------------------------------------------------------------------
     def update(self, b: BarInput, book: Sequence[float] | None, out: list[float]) -> None:
@@ -191,6 +198,8 @@ class WindowState:
         self.LB.push(b.lb)
         self.LS.push(b.ls)
         self.NB.push(b.nb)
+        self.US.push(b.us)
+        self.UB.push(b.ub)
         hl = log(h / l)
         co = log(c / o)
         self.GK.append(0.5 * hl * hl - _GK_K * co * co)
@@ -231,12 +240,13 @@ class WindowState:
             out.append(log(c / Cl[-1 - n]) if crun > n else nan)
         if self.sess_open != b.session.open_ns:  # type: ignore[union-attr]
             self.sess_open = b.session.open_ns  # type: ignore[union-attr]
-            self.s_first, self.s_pq, self.s_v, self.s_sv = nan, 0.0, 0, 0
+            self.s_first, self.s_pq, self.s_v, self.s_sv, self.s_us = nan, 0.0, 0, 0, 0
         if b.n and isnan(self.s_first):
             self.s_first = b.o
         self.s_pq += b.pq
         self.s_v += b.v
         self.s_sv += sv
+        self.s_us += b.us
         if isnan(self.s_first):
             out.extend((0.0, 0.0))
         else:
@@ -249,17 +259,18 @@ class WindowState:
         else:
             out.append(nan)
 
-        # ---- order flow
+        # ---- order flow (NaN over any window holding a trade of unknown side)
+        us = self.US.s1
         for n in (5, 10, 20, 50):
-            if nb >= n:
+            if nb >= n and not us[n]:
                 den = self.TV.s1[n]
                 out.append(self.SV.s1[n] / den if den else 0.0)
             else:
                 out.append(nan)
-        out.append(float(sv))
-        out.append(float(self.s_sv))
+        out.append(nan if b.us else float(sv))
+        out.append(nan if self.s_us else float(self.s_sv))
         Vs = self.V
-        if nb >= 20:
+        if nb >= 20 and not us[20]:
             lb, ls = self.LB.s1[20], self.LS.s1[20]
             out.append((lb - ls) / (lb + ls) if lb + ls else 0.0)
         else:
@@ -342,22 +353,28 @@ class WindowState:
         # ---- book
         self.book.push(book, out)
 
-        # ---- brokers
+        # ---- brokers (NaN over any window holding a trade of unknown broker id, or side where it matters)
         brk = self.brokers
+        ub = self.UB.s1
         if nb >= 50:
-            out.append(conc_top5(brk.agg_abuy))
-            out.append(conc_top5(brk.agg_asell))
-            out.append(brk.top_net(Vs.s1[50]))
+            known = not ub[50]
+            conc_ok = known and not us[50]
+            out.append(conc_top5(brk.agg_abuy) if conc_ok else nan)
+            out.append(conc_top5(brk.agg_asell) if conc_ok else nan)
+            out.append(brk.top_net(Vs.s1[50]) if known else nan)
         else:
             out.extend((nan, nan, nan))
         if nb >= 20:
             ntr = self.N.s1[20]
-            out.append(len(brk.id_count) / ntr if ntr else 0.0)
-            out.append(brk.switch_rate())
-            out.append(self.NB.s1[20] / ntr if ntr else 0.5)
+            if ub[20]:
+                out.extend((nan, nan))
+            else:
+                out.append(len(brk.id_count) / ntr if ntr else 0.0)
+                out.append(brk.switch_rate())
+            out.append(nan if us[20] else (self.NB.s1[20] / ntr if ntr else 0.5))
         else:
             out.extend((nan, nan, nan))
-        if rrun >= 50:
+        if rrun >= 50 and not us[50]:
             sx = self.SV.s1[50]
             den = 50 * self.SV.s2[50] - sx * sx
             if den:

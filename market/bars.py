@@ -3,6 +3,12 @@
 Vectorised over trades (``searchsorted`` / ``bincount`` / ``reduceat``); the only Python loops run
 once per session (time grids) or once per bar (volume/tick boundaries). The semantics are written in
 ``docs/features.md`` section 1; the streaming engine builds identical bars.
+
+A session holds the trades with ``open <= ts <= close``: a bar holds ``(prev_close, close]``, and a
+session's first bar also holds a print at exactly the open (B3's opening auction prints there).
+Unknown broker ids (negative: ``market.brokers.MISSING_BROKER``) and unknown aggressor sides
+(``TradeType.UNKNOWN``) are counted per bar (``n_unknown_broker``, ``n_unknown_side``), never turned
+into a broker or a side.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from market.calendar import session_bounds_ns, session_days
 from market.instruments import get_instrument
 from market.schemas import BAR_SCHEMA, BOOK_COLUMNS, TradeType, empty_frame
 from quantumtrader.errors import InputError, SchemaError
+from quantumtrader.logging import get_logger
+
+log = get_logger("market.bars")
 
 _NS = 1_000_000_000
 _MINUTE_NS = 60 * _NS
@@ -139,17 +148,19 @@ def _lists(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _broker_lists(bi: np.ndarray, t: dict[str, np.ndarray], n_bars: int) -> dict[str, np.ndarray]:
-    """Per-bar aligned broker lists (int64 arrays), sorted by broker id."""
+    """Per-bar aligned broker lists (int64 arrays), sorted by broker id; unknown ids are left out."""
     qty, tt = t["qty"], t["tt"]
-    ids = np.unique(np.concatenate([t["buyer"], t["seller"]]))
-    nb = np.int64(len(ids))
-    keys = np.concatenate([bi * nb + np.searchsorted(ids, t["buyer"]), bi * nb + np.searchsorted(ids, t["seller"])])
+    party = np.concatenate([t["buyer"], t["seller"]])
+    known = party >= 0  # MISSING_BROKER (-1), or any negative id: unknown
+    ids = np.unique(party[known])
+    nb = np.int64(max(len(ids), 1))
+    keys = (np.concatenate([bi, bi]) * nb + np.searchsorted(ids, party))[known]
     zero = np.zeros_like(qty)
     weights = {
-        "broker_bought": np.concatenate([qty, zero]),
-        "broker_sold": np.concatenate([zero, qty]),
-        "broker_aggr_buy": np.concatenate([np.where(tt == TradeType.AGGRESSIVE_BUY, qty, 0), zero]),
-        "broker_aggr_sell": np.concatenate([zero, np.where(tt == TradeType.AGGRESSIVE_SELL, qty, 0)]),
+        "broker_bought": np.concatenate([qty, zero])[known],
+        "broker_sold": np.concatenate([zero, qty])[known],
+        "broker_aggr_buy": np.concatenate([np.where(tt == TradeType.AGGRESSIVE_BUY, qty, 0), zero])[known],
+        "broker_aggr_sell": np.concatenate([zero, np.where(tt == TradeType.AGGRESSIVE_SELL, qty, 0)])[known],
     }
     ukeys, inv = np.unique(keys, return_inverse=True)
     offsets = np.searchsorted(ukeys // nb, np.arange(n_bars + 1, dtype=np.int64))
@@ -192,6 +203,9 @@ def build_bars(
 
     Returns a DataFrame indexed by ``close_ts`` (UTC) with the columns of ``BAR_SCHEMA``. ``spec`` is
     ``time:<N>s``, ``volume:<N>`` or ``tick:<N>``; a trade is "large" when ``qty >= large_trade_qty``.
+    A trade outside every session (``open <= ts <= close``) is in no bar: the validation gate
+    quarantines such rows upstream, so any that reach this point are counted in
+    ``attrs["n_outside_session"]`` of the result and logged as a warning, never silently dropped.
     """
     bar_spec = BarSpec.parse(spec)
     inst = get_instrument(symbol)
@@ -199,12 +213,19 @@ def build_bars(
     sess = sessions_for(t["ts"], symbol)
     k = np.searchsorted(sess.close_ns, t["ts"], side="left")
     inside = k < len(sess.days)
-    inside[inside] = t["ts"][inside] > sess.open_ns[k[inside]]
-    if not inside.all():
+    inside[inside] = t["ts"][inside] >= sess.open_ns[k[inside]]  # a print at the open is the first bar's
+    n_outside = int(len(inside) - np.count_nonzero(inside))
+    if n_outside:
+        outside_ts = t["ts"][~inside]
+        log.warning("trades outside every session are in no bar", data={
+            "symbol": symbol, "trades": n_outside, "first": str(pd.Timestamp(int(outside_ts[0]), tz="UTC")),
+            "last": str(pd.Timestamp(int(outside_ts[-1]), tz="UTC"))})
         t = {name: v[inside] for name, v in t.items()}
         k = k[inside]
     if len(k) == 0:
-        return empty_frame(BAR_SCHEMA).set_index(pd.DatetimeIndex([], tz="UTC", name="close_ts"))
+        empty = empty_frame(BAR_SCHEMA).set_index(pd.DatetimeIndex([], tz="UTC", name="close_ts"))
+        empty.attrs["n_outside_session"] = n_outside
+        return empty
     ts = t["ts"]
     used = np.zeros(len(sess.days), dtype=bool)
     used[k] = True
@@ -234,6 +255,8 @@ def build_bars(
     price, qty, tt, buyer = t["price"], t["qty"], t["tt"], t["buyer"]
     is_buy = tt == TradeType.AGGRESSIVE_BUY
     is_sell = tt == TradeType.AGGRESSIVE_SELL
+    no_side = tt == TradeType.UNKNOWN
+    no_broker = (buyer < 0) | (t["seller"] < 0)
     large = qty >= large_trade_qty
 
     close = np.full(n_bars, np.nan)
@@ -275,6 +298,8 @@ def build_bars(
         "sell_vol": _segment_sum(np.where(is_sell, qty, 0), starts, n_bars, nonempty),
         "n_buy_trades": _segment_sum(is_buy.astype(np.int64), starts, n_bars, nonempty),
         "n_sell_trades": _segment_sum(is_sell.astype(np.int64), starts, n_bars, nonempty),
+        "n_unknown_side": _segment_sum(no_side.astype(np.int64), starts, n_bars, nonempty),
+        "n_unknown_broker": _segment_sum(no_broker.astype(np.int64), starts, n_bars, nonempty),
         "notional": np.bincount(bi, weights=notional, minlength=n_bars),
         "pq_sum": np.bincount(bi, weights=pq, minlength=n_bars),
         "large_buy_qty": _segment_sum(np.where(is_buy & large, qty, 0), starts, n_bars, nonempty),
@@ -286,7 +311,9 @@ def build_bars(
     cols.update(_broker_lists(bi, t, n_bars))
     cols.update(_book_at(book, close_ns))
     out = pd.DataFrame(cols, index=pd.DatetimeIndex(pd.to_datetime(close_ns, utc=True), name="close_ts"))
-    return out[list(BAR_SCHEMA)]
+    out = out[list(BAR_SCHEMA)]
+    out.attrs["n_outside_session"] = n_outside
+    return out
 
 
 __all__ = ["BROKER_LIST_COLUMNS", "BarSpec", "Sessions", "build_bars", "sessions_for"]

@@ -122,7 +122,8 @@ BOOK_SNAPSHOT_SCHEMA: dict[str, str] = {
 # trades has open = high = low = close = previous close and volume = n_trades = 0.
 # ``duration_s`` = close_ts - open_ts where open_ts is the previous bar's close in the session or the
 # session open for the session's first bar. Broker columns are aligned int64 arrays (one entry per
-# broker that traded in the bar, sorted by broker id; ``list<int64>`` in Parquet). Full semantics:
+# broker that traded in the bar, sorted by broker id; ``list<int64>`` in Parquet); an unknown broker id
+# (-1) is never a list entry, it is counted in ``n_unknown_broker``. Full semantics:
 # docs/features.md section 1 (market.bars.build_bars).
 BAR_SCHEMA: dict[str, str] = {
     "symbol": "object",
@@ -142,6 +143,8 @@ BAR_SCHEMA: dict[str, str] = {
     "sell_vol": "int64",  # aggressive-sell volume (trade type 3)
     "n_buy_trades": "int64",
     "n_sell_trades": "int64",
+    "n_unknown_side": "int64",  # trades whose aggressor side the source did not give (trade type 32)
+    "n_unknown_broker": "int64",  # trades whose buyer or seller broker id is unknown (-1)
     "notional": "float64",  # sum price * qty * point value (R$)
     "pq_sum": "float64",  # sum price * qty (for VWAP)
     "large_buy_qty": "int64",  # aggressive-buy qty of trades with qty >= large_trade_qty

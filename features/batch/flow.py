@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from features.batch.inputs import BarArrays
-from features.batch.windows import full, nan_free, rolling_sum, rolling_sum_int
+from features.batch.windows import any_in, full, nan_free, rolling_sum, rolling_sum_int
 from features.numerics import int_sample_var_v
 
 
@@ -18,16 +18,21 @@ def _ratio_int(num: np.ndarray, den: np.ndarray, fallback: float, ok: np.ndarray
 
 
 def order_flow(a: BarArrays, r: np.ndarray) -> dict[str, np.ndarray]:
+    """Features 21-28; those reading the aggressor side are NaN over windows with an unknown-side trade."""
     vb, vs = a.i["buy_vol"], a.i["sell_vol"]
+    unknown = a.i["n_unknown_side"]
     signed = vb - vs
     gross = vb + vs
     out: dict[str, np.ndarray] = {}
     for n in (5, 10, 20, 50):
-        out[f"ofi_{n}"] = _ratio_int(rolling_sum_int(signed, n), rolling_sum_int(gross, n), 0.0, full(a.size, n))
-    out["signed_volume"] = signed.astype(np.float64)
-    out["cum_signed_volume_session"] = pd.Series(signed).groupby(a.session_id).cumsum().to_numpy(np.float64)
+        ok = full(a.size, n) & ~any_in(unknown, n)
+        out[f"ofi_{n}"] = _ratio_int(rolling_sum_int(signed, n), rolling_sum_int(gross, n), 0.0, ok)
+    out["signed_volume"] = np.where(unknown > 0, np.nan, signed.astype(np.float64))
+    by_session = pd.DataFrame({"sv": signed, "us": unknown}).groupby(a.session_id).cumsum()
+    out["cum_signed_volume_session"] = np.where(by_session["us"].to_numpy() > 0, np.nan,
+                                                by_session["sv"].to_numpy(np.float64))
     lb, ls = a.i["large_buy_qty"], a.i["large_sell_qty"]
-    ok20 = full(a.size, 20)
+    ok20 = full(a.size, 20) & ~any_in(unknown, 20)
     out["large_trade_imbalance_20"] = _ratio_int(rolling_sum_int(lb - ls, 20), rolling_sum_int(lb + ls, 20), 0.0,
                                                  ok20)
     v = a.i["volume"]

@@ -12,8 +12,9 @@ from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
 from quantumtrader.errors import InputError, SchemaError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
-INT_COLUMNS = ("volume", "n_trades", "buy_vol", "sell_vol", "n_buy_trades", "n_sell_trades", "large_buy_qty",
-               "large_sell_qty", "buyer_switches", "first_buyer", "last_buyer")
+INT_COLUMNS = ("volume", "n_trades", "buy_vol", "sell_vol", "n_buy_trades", "n_sell_trades", "n_unknown_side",
+               "n_unknown_broker", "large_buy_qty", "large_sell_qty", "buyer_switches", "first_buyer", "last_buyer")
+UNKNOWN_COLUMNS = ("n_unknown_side", "n_unknown_broker")
 LIST_COLUMNS = ("broker_ids", "broker_bought", "broker_sold", "broker_aggr_buy", "broker_aggr_sell")
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "session", "session_open_ts", "session_close_ts", "duration_s", *PRICE_COLUMNS, "first_price", *INT_COLUMNS,
@@ -145,7 +146,11 @@ def bar_arrays(bars: pd.DataFrame) -> BarArrays:
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in bars.columns]
     if missing:
-        raise SchemaError(f"bars: missing columns {missing}")
+        hint = ""
+        if set(missing) & set(UNKNOWN_COLUMNS):
+            hint = ("; bars written before the unknown side / broker counts existed: rebuild them from the "
+                    "lake's trades (ingest the days again)")
+        raise SchemaError(f"bars: missing columns {missing}{hint}")
     close_ns = _check_index(bars)
     f: dict[str, np.ndarray] = {}
     for c in (*PRICE_COLUMNS, "first_price", "duration_s", "notional", "pq_sum", *BID_PX, *BID_QTY, *ASK_PX,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.batch.inputs import BarArrays, Brokers
-from features.batch.windows import full, lag, nan_free, rolling_sum, rolling_sum_int
+from features.batch.windows import any_in, full, lag, nan_free, rolling_sum, rolling_sum_int
 from features.numerics import div_or_v
 
 CHUNK_CELLS = 300_000  # rows x brokers per dense chunk (small enough to stay in cache)
@@ -119,21 +119,27 @@ def brokers(a: BarArrays) -> dict[str, np.ndarray]:
         distinct = np.zeros(size, dtype=np.int64)
     i = a.i
     ok50, ok20 = full(size, 50), full(size, 20)
+    # unknown is not a value: a window holding a trade of unknown broker id (or, for the aggressor-side
+    # features, of unknown side) gives NaN
+    known50 = ok50 & ~any_in(i["n_unknown_broker"], 50)
+    known20 = ok20 & ~any_in(i["n_unknown_broker"], 20)
+    conc_ok = known50 & ~any_in(i["n_unknown_side"], 50)
+    side20 = ok20 & ~any_in(i["n_unknown_side"], 20)
     out: dict[str, np.ndarray] = {}
     svb = rolling_sum_int(i["buy_vol"], 50)
     svs = rolling_sum_int(i["sell_vol"], 50)
     sv = rolling_sum_int(i["volume"], 50)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["buyer_conc_50"] = np.where(ok50, np.where(svb == 0, 0.0, buy_conc / svb), np.nan)
-        out["seller_conc_50"] = np.where(ok50, np.where(svs == 0, 0.0, sell_conc / svs), np.nan)
-        out["top_broker_net_50"] = np.where(ok50, np.where(sv == 0, 0.0, top_net / sv), np.nan)
+        out["buyer_conc_50"] = np.where(conc_ok, np.where(svb == 0, 0.0, buy_conc / svb), np.nan)
+        out["seller_conc_50"] = np.where(conc_ok, np.where(svs == 0, 0.0, sell_conc / svs), np.nan)
+        out["top_broker_net_50"] = np.where(known50, np.where(sv == 0, 0.0, top_net / sv), np.nan)
         sn = rolling_sum_int(i["n_trades"], 20)
-        out["broker_turnover_20"] = np.where(ok20, np.where(sn == 0, 0.0, distinct / sn), np.nan)
+        out["broker_turnover_20"] = np.where(known20, np.where(sn == 0, 0.0, distinct / sn), np.nan)
         switches = rolling_sum_int(i["buyer_switches"], 20) + _boundary_switches(a, 20)
         rate = switches / (sn - 1)
-        out["buyer_switch_rate_20"] = np.where(ok20, np.where(sn < 2, 0.0, rate), np.nan)
+        out["buyer_switch_rate_20"] = np.where(known20, np.where(sn < 2, 0.0, rate), np.nan)
         snb = rolling_sum_int(i["n_buy_trades"], 20)
-        out["aggr_buy_ratio_20"] = np.where(ok20, np.where(sn == 0, 0.5, snb / sn), np.nan)
+        out["aggr_buy_ratio_20"] = np.where(side20, np.where(sn == 0, 0.5, snb / sn), np.nan)
     return out
 
 
@@ -160,7 +166,8 @@ def kyle_amihud(a: BarArrays, r: np.ndarray) -> dict[str, np.ndarray]:
     num = n * rolling_sum(r0 * x, n) - rolling_sum(r0, n) * sx
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = num / den.astype(np.float64)
-    out["kyle_lambda_50"] = np.where(nan_free(r, n), np.where(den == 0, 0.0, slope), np.nan)
+    ok = nan_free(r, n) & ~any_in(a.i["n_unknown_side"], n)
+    out["kyle_lambda_50"] = np.where(ok, np.where(den == 0, 0.0, slope), np.nan)
     notional = a.f["notional"]
     pos = notional > 0
     with np.errstate(divide="ignore", invalid="ignore"):

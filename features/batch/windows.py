@@ -51,6 +51,11 @@ def full(size: int, n: int) -> np.ndarray:
     return np.arange(size) >= n - 1
 
 
+def any_in(count: np.ndarray, n: int) -> np.ndarray:
+    """True where the ``n`` bars ending at the position hold a positive ``count`` (e.g. unknown-side trades)."""
+    return rolling_sum_int(np.asarray(count) > 0, n) > 0
+
+
 def nan_free(x: np.ndarray, n: int) -> np.ndarray:
     """True where the window of ``n`` ending at the position is complete and holds no NaN."""
     bad = rolling_sum_int(np.isnan(x).astype(np.int64), n)

@@ -35,6 +35,9 @@ class Knobs:
     n_brokers: int = 6
     book_per_trade: float = 0.5  # book snapshots per trade
     quiet_day: bool = False  # one day whose trades fall only outside the session (no bars)
+    open_prints: bool = False  # every day: two prints exactly at the open, one exactly at a bar boundary
+    unknown_side: float = 0.0  # share of trades of unknown aggressor side (type 32)
+    unknown_broker: float = 0.0  # share of trades with an unknown (-1) buyer or seller
 
 
 def make_tape(k: Knobs) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -55,11 +58,13 @@ def make_tape(k: Knobs) -> tuple[pd.DataFrame, pd.DataFrame]:
         for i in range(1, n):
             if rng.random() < k.burst:
                 ts[i] = ts[i - 1]
-        edges = [o, o + MS, c, c - MS, o - 60 * NS, c + 60 * NS]  # at open: outside; at close: inside
+        edges = [o, o + MS, c, c - MS, o - 60 * NS, c + 60 * NS]  # at open and at close: inside
         extra = rng.choice(edges, size=int(rng.integers(0, 3)), replace=False) if di % 2 else []
         all_ts = np.sort(np.concatenate([ts, np.asarray(extra, dtype=np.int64)]))
+        if k.open_prints:  # the opening auction and a print at a boundary of the 60 s and 300 s grids
+            all_ts = np.sort(np.concatenate([all_ts, np.asarray([o, o, o + 300 * NS], dtype=np.int64)]))
         if k.quiet_day and di == 1:
-            all_ts = np.sort(np.asarray([o - 3600 * NS, o, c + NS], dtype=np.int64))
+            all_ts = np.sort(np.asarray([o - 3600 * NS, o - 1, c + NS], dtype=np.int64))
         for t in all_ts.tolist():
             if not k.constant_price and rng.random() < 0.4:
                 price = max(tick, price + tick * int(rng.choice([-2, -1, 1, 2])))
@@ -67,6 +72,13 @@ def make_tape(k: Knobs) -> tuple[pd.DataFrame, pd.DataFrame]:
             tt = int(rng.choice([2, 3, 2, 3, 1, 13, 4]))
             buyer = int(rng.integers(1, k.n_brokers + 1))
             seller = int(rng.integers(1, k.n_brokers + 1))
+            if k.unknown_side and rng.random() < k.unknown_side:
+                tt = 32
+            if k.unknown_broker and rng.random() < k.unknown_broker:
+                if rng.random() < 0.5:
+                    buyer = -1
+                else:
+                    seller = -1
             t_rows.append((t, price, qty, tt, buyer, seller))
         nb = int(len(all_ts) * k.book_per_trade)
         if nb:

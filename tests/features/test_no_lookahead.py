@@ -52,7 +52,7 @@ def assert_no_lookahead(trades: pd.DataFrame, book: pd.DataFrame, spec: str, see
         t_cut, b_cut = trades[tts <= cut_ns], book[bts <= cut_ns]
         # the bars the cut tape can know: all up to b, except the empty bars opening b's session when
         # its first trade comes after the cut (a session exists once it trades; holidays have no bars)
-        sess_first = int(tts[(tts > int(s_open[b])) & (tts <= int(s_close[b]))].min())
+        sess_first = int(tts[(tts >= int(s_open[b])) & (tts <= int(s_close[b]))].min())
         if sess_first > cut_ns:
             keep = np.flatnonzero(s_open[: b + 1] < s_open[b])
             assert (bars["volume"].to_numpy()[len(keep) : b + 1] == 0).all()
@@ -80,7 +80,8 @@ def assert_no_lookahead(trades: pd.DataFrame, book: pd.DataFrame, spec: str, see
     burst=st.sampled_from([0.0, 0.5]),
 )
 def test_features_never_read_the_future_on_random_tapes(seed: int, spec: str, burst: float) -> None:
-    trades, book = make_tape(Knobs(seed=seed, n_days=3, trades_per_day=250, burst=burst, book_per_trade=1.0))
+    trades, book = make_tape(Knobs(seed=seed, n_days=3, trades_per_day=250, burst=burst, book_per_trade=1.0,
+                                   open_prints=True, unknown_side=0.01, unknown_broker=0.01))
     assert_no_lookahead(trades, book, spec, seed)
 
 

@@ -3,8 +3,9 @@
 Tolerance ``|a - b| <= 1e-9 + 1e-9 |b|`` per value, NaN exactly where NaN, the same bars (close times)
 in the same order — on Hypothesis tapes (gaps over many bars, empty bars, session boundaries across a
 weekend and a holiday, same-timestamp bursts, constant prices, big and small sizes, few brokers, book
-updates before / between / inside sessions, empty level-1 books) and on simulated sessions, for time,
-volume and tick bars.
+updates before / between / inside sessions, empty level-1 books, prints exactly at the session open
+and exactly at a bar boundary, unknown broker ids and aggressor sides mixed in) and on simulated
+sessions, for time, volume and tick bars.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from hypothesis import strategies as st
 from stream_tapes import SYMBOL, Knobs, close_enough, make_tape, mismatch_report, run_stream
 
 from features.batch import compute_batch
-from features.spec import FEATURE_NAMES
+from features.spec import FEATURE_NAMES, SPEC
 from market.bars import build_bars
 from market.calendar import next_trading_days
 from market.simulator import simulate_session
 
 SPECS = ("time:60s", "time:300s", "volume:25", "tick:9")
+NEEDS_SIDE = [f.name for f in SPEC if "n_unknown_side" in f.inputs]
+NEEDS_BROKERS = [f.name for f in SPEC if "n_unknown_broker" in f.inputs]
 
 
 def assert_parity(trades: pd.DataFrame, book: pd.DataFrame | None, spec: str, *, book_first: bool = False) -> int:
@@ -53,6 +56,9 @@ knobs = st.builds(
     n_brokers=st.integers(1, 8),
     book_per_trade=st.sampled_from([0.0, 0.3, 1.5]),
     quiet_day=st.booleans(),
+    open_prints=st.booleans(),
+    unknown_side=st.sampled_from([0.0, 0.0, 0.01, 1.0]),
+    unknown_broker=st.sampled_from([0.0, 0.0, 0.01, 1.0]),
 )
 
 
@@ -69,6 +75,82 @@ def test_streaming_equals_batch_on_a_long_random_tape(spec: str) -> None:
     trades, book = make_tape(Knobs(seed=20251122, n_days=4, trades_per_day=900, burst=0.3, big_sizes=0.2))
     n = assert_parity(trades, book, spec)
     assert n > 200
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_streaming_equals_batch_with_prints_at_the_open_and_at_a_bar_boundary(spec: str) -> None:
+    trades, book = make_tape(Knobs(seed=8, n_days=3, trades_per_day=200, open_prints=True))
+    assert_parity(trades, book, spec)
+    bars = build_bars(trades, book, spec=spec, symbol=SYMBOL, large_trade_qty=10)
+    assert bars["n_trades"].sum() + bars.attrs["n_outside_session"] == len(trades)
+    first = bars.groupby("session").head(1)
+    assert (first["n_trades"] >= 2).all()  # both prints at exactly the open are in the session's first bar
+    assert (first["open_ts"] == first["session_open_ts"]).all()
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_streaming_equals_batch_with_unknown_brokers_and_sides_mixed_in(spec: str) -> None:
+    trades, book = make_tape(Knobs(seed=21, n_days=4, trades_per_day=900, burst=0.3, open_prints=True,
+                                   unknown_side=0.0005, unknown_broker=0.0005))
+    n = len(trades)  # plus two short stretches: windows before, over and after them
+    trades.loc[n // 3 : n // 3 + 4, "trade_type"] = 32
+    trades.loc[2 * n // 3 : 2 * n // 3 + 4, "seller"] = -1
+    assert_parity(trades, book, spec)
+    feats = compute_batch(build_bars(trades, book, spec=spec, symbol=SYMBOL, large_trade_qty=10), symbol=SYMBOL)
+    for name in NEEDS_SIDE + NEEDS_BROKERS:  # the tape exercises both: values, and NaN after warm-up
+        col = feats[name].iloc[60:]
+        assert col.isna().any() and col.notna().any(), name
+
+
+def _window(name: str) -> int:
+    return int(dict(SPEC[FEATURE_NAMES.index(name)].params).get("n", 1))
+
+
+def _same_tape_with(trades: pd.DataFrame, **cols: int) -> pd.DataFrame:
+    out = trades.copy()
+    for c, v in cols.items():
+        out[c] = v
+    return out
+
+
+@pytest.mark.parametrize("spec", ["time:60s", "tick:9"])
+def test_all_brokers_unknown_make_the_broker_features_nan_and_nothing_else(spec: str) -> None:
+    trades, book = make_tape(Knobs(seed=5, n_days=3, trades_per_day=600))
+    blind = _same_tape_with(trades, buyer=-1, seller=-1)  # a source without broker ids
+    n = assert_parity(blind, book, spec)
+    bars = build_bars(trades, book, spec=spec, symbol=SYMBOL, large_trade_qty=10)
+    known = compute_batch(bars, symbol=SYMBOL)
+    unknown = compute_batch(build_bars(blind, book, spec=spec, symbol=SYMBOL, large_trade_qty=10), symbol=SYMBOL)
+    assert n > 60 and known[NEEDS_BROKERS].iloc[60:].notna().all().all()
+    for name in NEEDS_BROKERS:  # NaN wherever the window holds a trade: not concentration 1 / switch rate 0
+        window = _window(name)
+        traded = bars["n_trades"].rolling(window, min_periods=1).sum().to_numpy() > 0
+        assert unknown[name][traded].isna().all(), name
+        # a window without any trade reads no broker id: the documented fallback, as with known ids
+        quiet = ~traded & (np.arange(n) >= window - 1)
+        assert (unknown[name][quiet] == known[name][quiet]).all(), name
+    rest = [c for c in FEATURE_NAMES if c not in NEEDS_BROKERS]
+    pd.testing.assert_frame_equal(unknown[rest], known[rest])
+
+
+@pytest.mark.parametrize("spec", ["time:60s", "volume:25"])
+def test_a_tape_without_aggressor_side_makes_the_order_flow_features_nan_and_nothing_else(spec: str) -> None:
+    trades, book = make_tape(Knobs(seed=6, n_days=3, trades_per_day=600))
+    sideless = _same_tape_with(trades, trade_type=32)  # the generic loader without a side column
+    n = assert_parity(sideless, book, spec)
+    assert n > 60
+    bars = build_bars(sideless, book, spec=spec, symbol=SYMBOL, large_trade_qty=10)
+    unknown = compute_batch(bars, symbol=SYMBOL)
+    for name in NEEDS_SIDE:
+        traded = bars["n_trades"].rolling(_window(name), min_periods=1).sum().to_numpy() > 0
+        if name == "cum_signed_volume_session":
+            traded = bars.groupby("session")["n_trades"].cumsum().to_numpy() > 0
+        assert unknown[name][traded].isna().all() and traded[60:].any(), name
+    unsigned = _same_tape_with(trades, trade_type=1)  # all crosses: known to be unsigned, so 0, not NaN
+    crosses = compute_batch(build_bars(unsigned, book, spec=spec, symbol=SYMBOL, large_trade_qty=10), symbol=SYMBOL)
+    assert (crosses["ofi_20"].iloc[60:] == 0.0).all() and (crosses["signed_volume"] == 0.0).all()
+    rest = [c for c in FEATURE_NAMES if c not in NEEDS_SIDE]
+    pd.testing.assert_frame_equal(unknown[rest], crosses[rest])
 
 
 def test_streaming_equals_batch_on_constant_prices_and_one_broker() -> None:

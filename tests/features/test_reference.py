@@ -1,6 +1,7 @@
 """``compute_batch`` against (1) values computed by hand for small series and (2) a naive per-bar
 implementation written straight from docs/features.md (windows re-read from scratch, exact statistics,
-broker features from the raw trades) on a random three-session tape."""
+broker features from the raw trades) on a random three-session tape with prints exactly at each
+session open and exactly at a bar boundary, with and without trades of unknown side / broker."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def _bars_from_closes(closes: list[float], highs: list[float] | None = None, low
         "open": closes, "high": highs or closes, "low": lows or closes, "close": closes, "first_price": closes,
         "volume": vol, "n_trades": [1] * n, "buy_vol": buy, "sell_vol": sell,
         "n_buy_trades": [int(b > 0) for b in buy], "n_sell_trades": [int(s > 0) for s in sell],
+        "n_unknown_side": 0, "n_unknown_broker": 0,
         "notional": [c * v * 10 for c, v in zip(closes, vol, strict=True)],
         "pq_sum": [c * v for c, v in zip(closes, vol, strict=True)], "large_buy_qty": 0, "large_sell_qty": 0,
         "buyer_switches": 0, "first_buyer": 7, "last_buyer": 7, "broker_ids": empty,
@@ -166,13 +168,20 @@ def test_broker_windows_do_not_depend_on_the_chunking(monkeypatch: pytest.Monkey
 SYMBOL = "WDO"
 
 
-def _tape(seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tape(seed: int = 11, *, unknown: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three sessions; with ``unknown``, a 10-minute stretch of unknown sides (session 2) and one of
+    unknown sellers (session 3)."""
     rng = np.random.default_rng(seed)
     rows, snaps = [], []
     tid = 0
     price = 5000.0
     for s, day in enumerate(next_trading_days(date(2026, 3, 2), 3)):
         o, c = session_bounds(day, SYMBOL)
+        # the opening auction prints exactly at the open; one print exactly at the 300 s grid's first close
+        for at, tt in ((o.value, 4), (o.value, 4), (o.value + 300_000_000_000, 2)):
+            rows.append((pd.Timestamp(at, tz="UTC"), price, int(rng.integers(1, 30)), int(rng.integers(1, 12)),
+                         int(rng.integers(1, 12)), tt, tid))
+            tid += 1
         t = o.value + 2_000_000_000
         while t < c.value:
             gap = rng.choice([1, 5, 30, 400], p=[0.5, 0.3, 0.17, 0.03]) * 1_000_000_000
@@ -185,8 +194,13 @@ def _tape(seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:
                 if not flat:
                     price = max(4000.0, price + 0.5 * int(rng.integers(-2, 3)))
                 tt = int(rng.choice([1, 2, 3, 13], p=[0.05, 0.5, 0.4, 0.05]))
+                seller = int(rng.integers(1, 12))
+                if unknown and s == 1 and o.value + 4 * 3600e9 < t < o.value + 4 * 3600e9 + 600e9:
+                    tt = 32
+                if unknown and s == 2 and o.value + 2 * 3600e9 < t < o.value + 2 * 3600e9 + 600e9:
+                    seller = -1
                 rows.append((pd.Timestamp(t, tz="UTC"), price, int(rng.pareto(1.3)) + 1, int(rng.integers(1, 12)),
-                             int(rng.integers(1, 12)), tt, tid))
+                             seller, tt, tid))
                 tid += 1
             if rng.random() < 0.3 and (s > 0 or t > o.value + 1800e9):  # book starts 30 min into day 1
                 bq = rng.integers(0, 30, 5)
@@ -199,6 +213,7 @@ def _tape(seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:
                     snap[f"ask_qty_{i + 1}"] = int(aq[i])
                 snaps.append(snap)
     trades = pd.DataFrame(rows, columns=["ts", "price", "qty", "buyer", "seller", "trade_type", "trade_id"])
+    trades = trades.sort_values("ts", kind="stable", ignore_index=True)  # tape order, as the bars read it
     trades["symbol"] = SYMBOL
     trades["fin_volume"] = trades["price"] * trades["qty"] * 10
     return trades, pd.DataFrame(snaps)
@@ -211,11 +226,13 @@ def _naive(bars: pd.DataFrame, trades: pd.DataFrame) -> dict[str, list[float]]:
     V, N = bars["volume"].tolist(), bars["n_trades"].tolist()
     Vb, Vs = bars["buy_vol"].tolist(), bars["sell_vol"].tolist()
     sess = bars["session"].tolist()
-    # trades of each bar (bars are (prev close, close] in the session)
+    # trades of each bar: (prev close, close]; a session's first bar is [open, close]
     ts = trades["ts"].to_numpy("datetime64[ns]").astype(np.int64)
     close_ns = bars.index.to_numpy("datetime64[ns]").astype(np.int64)
     open_ns = bars["open_ts"].to_numpy("datetime64[ns]").astype(np.int64)
-    tr_of: list[list[int]] = [list(np.flatnonzero((ts > open_ns[b]) & (ts <= close_ns[b]))) for b in range(B)]
+    first_bar = [b == 0 or sess[b - 1] != sess[b] for b in range(B)]
+    tr_of: list[list[int]] = [list(np.flatnonzero(((ts >= open_ns[b]) if first_bar[b] else (ts > open_ns[b]))
+                                                 & (ts <= close_ns[b]))) for b in range(B)]
     r = [nan] + [math.log(C[b] / C[b - 1]) for b in range(1, B)]
     tp, tq = trades["price"].to_numpy(), trades["qty"].to_numpy()
     ttype, tbuy, tsell = (trades[c].to_numpy() for c in ("trade_type", "buyer", "seller"))
@@ -417,6 +434,24 @@ def _naive(bars: pd.DataFrame, trades: pd.DataFrame) -> dict[str, list[float]]:
         put("day_of_week", bars.index[b].tz_convert("America/Sao_Paulo").weekday() / 4)
         put("is_opening_30", float(bars.index[b] - so <= pd.Timedelta(minutes=30)))
         put("is_closing_30", float(sc - bars.index[b] < pd.Timedelta(minutes=30)))
+    # unknown is not a value: a feature is NaN when a trade of its window lacks the side / broker it needs
+    no_side = ttype == 32
+    no_broker = (tbuy < 0) | (tsell < 0)
+    side_windows = {"ofi_5": 5, "ofi_10": 10, "ofi_20": 20, "ofi_50": 50, "signed_volume": 1,
+                    "large_trade_imbalance_20": 20, "aggr_buy_ratio_20": 20, "kyle_lambda_50": 50,
+                    "buyer_conc_50": 50, "seller_conc_50": 50}
+    broker_windows = {"buyer_conc_50": 50, "seller_conc_50": 50, "top_broker_net_50": 50, "broker_turnover_20": 20,
+                      "buyer_switch_rate_20": 20}
+    for b in range(B):
+        for flags, windows in ((no_side, side_windows), (no_broker, broker_windows)):
+            for name, n in windows.items():
+                if any(flags[t] for k in range(max(b - n + 1, 0), b + 1) for t in tr_of[k]):
+                    out[name][b] = nan
+        s0 = b
+        while s0 > 0 and sess[s0 - 1] == sess[b]:
+            s0 -= 1
+        if any(no_side[t] for k in range(s0, b + 1) for t in tr_of[k]):
+            out["cum_signed_volume_session"][b] = nan
     return out
 
 
@@ -428,7 +463,12 @@ def test_batch_equals_the_naive_definition_on_a_random_tape(spec: str) -> None:
     assert (bars["volume"] == 0).any() or spec != "time:300s"
     feats = compute_batch(bars)
     assert np.isfinite(feats.iloc[210:].to_numpy()).all()  # the comparison below is not NaN == NaN only
-    ref = _naive(bars, trades)
+    assert_equals_reference(feats, _naive(bars, trades))
+    first = bars.groupby("session").head(1)
+    assert (first["n_trades"] >= 2).all()  # the two prints exactly at each open are in the first bar
+
+
+def assert_equals_reference(feats: pd.DataFrame, ref: dict[str, list[float]]) -> None:
     assert set(ref) == set(FEATURE_NAMES)
     bad = []
     for name in FEATURE_NAMES:
@@ -438,6 +478,21 @@ def test_batch_equals_the_naive_definition_on_a_random_tape(spec: str) -> None:
             k = int(np.flatnonzero(~same)[0])
             bad.append(f"{name} at bar {k}: batch {got[k]!r} vs reference {exp[k]!r}")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.slow
+def test_batch_equals_the_naive_definition_with_unknown_sides_and_brokers() -> None:
+    trades, book = _tape(unknown=True)
+    assert (trades["trade_type"] == 32).sum() > 5 and (trades["seller"] == -1).sum() > 5
+    bars = build_bars(trades, book, spec="time:300s", symbol=SYMBOL, large_trade_qty=10)
+    assert bars["n_unknown_side"].sum() == (trades["trade_type"] == 32).sum()
+    assert bars["n_unknown_broker"].sum() == (trades["seller"] == -1).sum()
+    assert not any((np.asarray(ids) < 0).any() for ids in bars["broker_ids"])  # never a broker called -1
+    feats = compute_batch(bars)
+    assert_equals_reference(feats, _naive(bars, trades))
+    for name in ("ofi_50", "cum_signed_volume_session", "top_broker_net_50", "buyer_switch_rate_20"):
+        col = feats[name].iloc[60:]
+        assert col.isna().any() and col.notna().any(), name  # NaN over the stretches, values elsewhere
 
 
 def test_bars_built_day_by_day_give_the_same_features_as_one_history() -> None:

@@ -87,12 +87,25 @@ def test_a_session_gets_its_full_grid_with_empty_bars_carrying_the_close() -> No
 
 def test_trades_outside_the_session_are_counted_and_belong_to_no_bar() -> None:
     eng, bars = _engine()
-    for ts in (OPEN - NS, OPEN, CLOSE + 1):  # before, exactly at the open, after the close
+    for ts in (OPEN - NS, OPEN - 1, CLOSE + 1):  # before, 1 ns before the open, after the close
         assert eng.on_trade(ts, 5000.0, 1, 2, 1, 2) == 0
     assert eng.n_ignored == 3 and bars == [] and eng.n_bars == 0
-    eng.on_trade(CLOSE2, 5000.0, 1, 2, 1, 2)  # exactly at the close: inside (open, close]
+    eng.on_trade(CLOSE2, 5000.0, 1, 2, 1, 2)  # exactly at the close: inside [open, close]
     eng.advance_to(CLOSE2)
     assert len(bars) == 540 and bars[-1].n_trades == 1
+
+
+def test_the_opening_print_belongs_to_the_first_bar() -> None:
+    for spec, n_first in (("time:60s", 2), ("tick:1", 1), ("volume:5", 2)):
+        eng, bars = _engine(spec)
+        assert eng.on_trade(OPEN - 1, 4990.0, 9, 4, 1, 2) == 0  # the pre-open instant: no session
+        eng.on_trade(OPEN, 5000.0, 3, 4, 1, 2)  # the opening auction print, exactly at the open
+        eng.on_trade(OPEN + 30 * NS, 5001.0, 2, 2, 3, 4)
+        eng.advance_to(OPEN + 60 * NS)
+        assert eng.n_ignored == 1, spec
+        first = bars[0]
+        assert (first.open_ts_ns, first.open, first.n_trades) == (OPEN, 5000.0, n_first), spec
+        assert sum(b.volume for b in bars) == 5, spec
 
 
 def test_a_trade_older_than_time_already_passed_is_counted_and_dropped() -> None:

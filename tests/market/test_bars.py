@@ -16,7 +16,7 @@ D1, D2 = "2020-01-06", "2020-01-07"  # Monday, Tuesday (09:00-18:00 in the hours
 
 # (utc time, price, qty, buyer, seller, trade type)
 TAPE = [
-    (f"{D1} 12:00:00", 4990.0, 7, 1, 2, 2),  # exactly at the open: in no bar
+    (f"{D1} 12:00:00", 4990.0, 7, 1, 2, 2),  # t0 exactly at the open (opening auction): in bar 1
     (f"{D1} 12:00:10", 5000.0, 2, 10, 20, 2),  # t1
     (f"{D1} 12:00:30", 5000.5, 12, 11, 20, 2),  # t2 (large buy)
     (f"{D1} 12:01:00", 4999.5, 1, 11, 21, 3),  # t3 exactly at the first close: in bar 1
@@ -69,23 +69,26 @@ def test_time_bars_cover_every_session_with_a_full_grid(time_bars: pd.DataFrame)
     assert time_bars.index[540] == _ts(f"{D2} 12:01:00")
     assert time_bars.index.is_monotonic_increasing and time_bars.index.is_unique
     assert list(time_bars["session"].unique()) == [D1, D2]
-    assert time_bars["n_trades"].sum() == 9  # the trade at the open and the one after the close are in no bar
+    assert time_bars["n_trades"].sum() == 10  # only the trade after the close is in no bar
+    assert time_bars.attrs["n_outside_session"] == 1
 
 
 def test_first_time_bar_matches_hand_computation(time_bars: pd.DataFrame) -> None:
     b = time_bars.iloc[0]
-    assert (b.open, b.high, b.low, b.close, b.first_price) == (5000.0, 5000.5, 4999.5, 4999.5, 5000.0)
-    assert (b.volume, b.n_trades, b.buy_vol, b.sell_vol, b.n_buy_trades, b.n_sell_trades) == (15, 3, 14, 1, 2, 1)
-    assert b.notional == pytest.approx((5000.0 * 2 + 5000.5 * 12 + 4999.5) * 10)
-    assert b.pq_sum == pytest.approx(5000.0 * 2 + 5000.5 * 12 + 4999.5)
+    # [open, 12:01]: t0 at the open, t1, t2 and t3 at the bar's close
+    assert (b.open, b.high, b.low, b.close, b.first_price) == (4990.0, 5000.5, 4990.0, 4999.5, 4990.0)
+    assert (b.volume, b.n_trades, b.buy_vol, b.sell_vol, b.n_buy_trades, b.n_sell_trades) == (22, 4, 21, 1, 3, 1)
+    assert b.notional == pytest.approx((4990.0 * 7 + 5000.0 * 2 + 5000.5 * 12 + 4999.5) * 10)
+    assert b.pq_sum == pytest.approx(4990.0 * 7 + 5000.0 * 2 + 5000.5 * 12 + 4999.5)
     assert (b.large_buy_qty, b.large_sell_qty) == (12, 0)
-    assert (b.buyer_switches, b.first_buyer, b.last_buyer) == (1, 10, 11)
+    assert (b.buyer_switches, b.first_buyer, b.last_buyer) == (2, 1, 11)
+    assert (b.n_unknown_side, b.n_unknown_broker) == (0, 0)
     assert b.open_ts == _ts(f"{D1} 12:00:00") and b.duration_s == 60.0
-    assert list(b.broker_ids) == [10, 11, 20, 21]
-    assert list(b.broker_bought) == [2, 13, 0, 0]
-    assert list(b.broker_sold) == [0, 0, 14, 1]
-    assert list(b.broker_aggr_buy) == [2, 12, 0, 0]
-    assert list(b.broker_aggr_sell) == [0, 0, 0, 1]
+    assert list(b.broker_ids) == [1, 2, 10, 11, 20, 21]
+    assert list(b.broker_bought) == [7, 0, 2, 13, 0, 0]
+    assert list(b.broker_sold) == [0, 7, 0, 0, 14, 1]
+    assert list(b.broker_aggr_buy) == [7, 0, 2, 12, 0, 0]
+    assert list(b.broker_aggr_sell) == [0, 0, 0, 0, 0, 1]
     # book at close: the 12:00:50 snapshot
     assert (b.bid_px_1, b.ask_px_1, b.bid_qty_1, b.ask_qty_5) == (5000.0, 5000.5, 5.0, 7.0)
 
@@ -141,25 +144,29 @@ def test_volume_bars_close_at_the_trade_reaching_the_size() -> None:
     bars = build_bars(_trades(), _book(), spec="volume:10", symbol="WDO", large_trade_qty=10)
     assert list(bars.index) == [_ts(f"{D1} 12:00:30"), _ts(f"{D1} 12:04:10"), _ts(f"{D1} 20:59:59"),
                                 _ts(f"{D2} 12:01:20")]
-    assert list(bars["volume"]) == [14, 19, 1, 6]
-    assert list(bars["n_trades"]) == [2, 4, 1, 2]
+    assert list(bars["volume"]) == [21, 19, 1, 6]  # the first bar starts with the print at the open
+    assert list(bars["n_trades"]) == [3, 4, 1, 2]
     assert list(bars["duration_s"]) == [30.0, 220.0, (20 * 3600 + 59 * 60 + 59) - (12 * 3600 + 4 * 60 + 10), 80.0]
     assert list(bars["session"]) == [D1, D1, D1, D2]
 
 
 def test_volume_bar_takes_trades_with_the_closing_timestamp() -> None:
     bars = build_bars(_trades(), None, spec="volume:3", symbol="WDO", large_trade_qty=10)
-    # t1+t2 (14), t3+t4 (6), t5 reaches 3 but t6 has the same ts and joins: (13), t7 partial; day 2 t8 (4), t9 (2)
-    assert list(bars["volume"]) == [14, 6, 13, 1, 4, 2]
+    # t0 alone at the open (7), t1+t2 (14), t3+t4 (6), t5 reaches 3 but t6 has the same ts and joins: (13),
+    # t7 partial; day 2 t8 (4), t9 (2)
+    assert list(bars["volume"]) == [7, 14, 6, 13, 1, 4, 2]
     assert bars.index.is_unique
+    first = bars.iloc[0]  # a bar closing at the session open: zero duration, still in the session
+    assert bars.index[0] == _ts(f"{D1} 12:00:00") and first.open_ts == first.session_open_ts
+    assert first.duration_s == 0.0
 
 
 def test_tick_bars_count_trades_and_never_span_sessions() -> None:
     bars = build_bars(_trades(), None, spec="tick:4", symbol="WDO", large_trade_qty=10)
-    assert list(bars["n_trades"]) == [4, 3, 2]
-    assert list(bars.index) == [_ts(f"{D1} 12:02:30"), _ts(f"{D1} 20:59:59"), _ts(f"{D2} 12:01:20")]
-    bars5 = build_bars(_trades(), None, spec="tick:5", symbol="WDO", large_trade_qty=10)
-    assert list(bars5["n_trades"]) == [6, 1, 2]  # t5 closes the bar, t6 (same ts) joins it
+    assert list(bars["n_trades"]) == [4, 4, 2]
+    assert list(bars.index) == [_ts(f"{D1} 12:01:00"), _ts(f"{D1} 20:59:59"), _ts(f"{D2} 12:01:20")]
+    bars6 = build_bars(_trades(), None, spec="tick:6", symbol="WDO", large_trade_qty=10)
+    assert list(bars6["n_trades"]) == [7, 1, 2]  # t5 closes the bar, t6 (same ts) joins it
 
 
 def test_unsorted_trades_give_the_same_bars_as_sorted_ones(time_bars: pd.DataFrame) -> None:
@@ -184,3 +191,43 @@ def test_bad_spec_and_missing_columns_are_named() -> None:
 
 def test_bar_close_prices_are_finite_once_trading_started(time_bars: pd.DataFrame) -> None:
     assert np.isfinite(time_bars["close"].to_numpy()).all()
+
+
+def test_a_print_at_a_bar_boundary_belongs_to_the_bar_closing_there(time_bars: pd.DataFrame) -> None:
+    first, second = time_bars.iloc[0], time_bars.iloc[1]
+    assert first.close == 4999.5 and first.last_buyer == 11  # t3 at 12:01:00 closes bar 1
+    assert second.n_trades == 0
+
+
+def test_trades_outside_every_session_are_counted_not_silently_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    trades = _trades()
+    trades.loc[0, "ts"] = _ts(f"{D1} 11:59:59.999")  # 1 ms before the open
+    bars = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10)
+    assert bars.attrs["n_outside_session"] == 2 and bars["n_trades"].sum() == 9
+    warned = [r for r in caplog.records if r.name.endswith("market.bars")]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+    inside = build_bars(_trades().iloc[:8], None, spec="time:60s", symbol="WDO", large_trade_qty=10)
+    assert inside.attrs["n_outside_session"] == 0
+
+
+def test_unknown_broker_ids_are_counted_and_never_a_broker() -> None:
+    trades = _trades()
+    trades.loc[1, "buyer"] = -1  # t1: buyer unknown
+    trades.loc[2, "seller"] = -1  # t2: seller unknown
+    b = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10).iloc[0]
+    assert (b.n_unknown_broker, b.n_unknown_side) == (2, 0)
+    assert list(b.broker_ids) == [1, 2, 11, 20, 21]  # no -1 (and broker 10, t1's buyer, is gone)
+    assert list(b.broker_bought) == [7, 0, 13, 0, 0]  # t1's 2 contracts have no known buyer
+    assert list(b.broker_sold) == [0, 7, 0, 2, 1]  # t2's 12 contracts have no known seller
+    assert list(b.broker_aggr_buy) == [7, 0, 12, 0, 0]
+    assert (b.volume, b.buy_vol) == (22, 21)  # the trades themselves still count
+
+
+def test_unknown_side_is_counted_and_known_unsigned_types_are_not_unknown() -> None:
+    trades = _trades()
+    trades.loc[1, "trade_type"] = 32  # the source did not say
+    bars = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10)
+    b = bars.iloc[0]
+    assert (b.n_unknown_side, b.buy_vol, b.n_buy_trades, b.volume) == (1, 19, 2, 22)
+    assert bars.iloc[2].n_unknown_side == 0  # t4 is a cross (type 1): known, just unsigned
+    assert bars["n_unknown_side"].sum() == 1 and bars["n_unknown_broker"].sum() == 0

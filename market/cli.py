@@ -100,6 +100,7 @@ def ingest(
     """Load, validate (Great Expectations gates), write the lake day by day, then build bars."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.markup import escape
     from rich.table import Table
 
     from market.gates import GateOutcome
@@ -140,7 +141,7 @@ def ingest(
     table.add_row("bars", f"{s['bars']:,} ({settings.market.bars.spec})")
     table.add_row("lake", str(settings.lake_root))
     table.add_row("quarantine", str(settings.lake_root / "quarantine"))
+    for note in dict.fromkeys(report.notes):  # also logged as warnings
+        table.add_row("[yellow]warning[/yellow]", f"[yellow]{escape(note)}[/yellow]")
     console.print(table)
-    for note in dict.fromkeys(report.notes):
-        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
     report.raise_for_failures()

@@ -110,6 +110,8 @@ def parse_ts(arr: pa.Array | pa.ChunkedArray, tz: str) -> tuple[pd.Series, bool]
             parsed = pd.to_datetime(text, format=fmt, errors="coerce")
         except ValueError:  # e.g. naive and offset-aware text mixed in one chunk
             parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+        if parsed.dtype == object:  # several UTC offsets in one chunk (e.g. -03:00 and Z)
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
         if parsed.notna().sum() > best.notna().sum():
             best = parsed
         if best.notna().sum() == text.notna().sum():

@@ -78,7 +78,7 @@ class SourceFile:
         """This file's entry in the day's ``_source.json``."""
         s = self.stats
         return {
-            "path": str(self.path),
+            "path": str(self.path.resolve()),
             "format": s.fmt,
             "tz": s.tz,
             "tz_assumed": s.tz_assumed,

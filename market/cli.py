@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import typer
 
@@ -99,13 +100,13 @@ def ingest(
 ) -> None:
     """Load, validate (Great Expectations gates), write the lake day by day, then build bars."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from market.gates import GateOutcome
     from market.ingest import IngestReport, ingest_file, plan_files
-    from market.loaders.options import LoaderOptions, parse_column_map
+    from market.loaders.options import LoaderOptions, SideRule, parse_column_map
     from quantumtrader.config import get_settings
     from quantumtrader.errors import InputError
 
@@ -114,7 +115,7 @@ def ingest(
     if side_rule not in ("none", "tick"):
         raise InputError(f"--side-rule {side_rule!r} is not one of none, tick")
     options = LoaderOptions(tz=tz, column_map=parse_column_map(column_map) if column_map is not None else None,
-                            side_rule=side_rule)  # type: ignore[arg-type]  # checked above
+                            side_rule=cast(SideRule, side_rule))
     console = Console()
     plan = plan_files(path, symbol)
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)

@@ -2,7 +2,8 @@
 
 Generic: ``column_map`` maps canonical TRADE_SCHEMA names to the file's columns, e.g.
 ``{"ts": "time", "price": "px", "qty": "size"}``. Headers match ignoring case and surrounding spaces.
-``ts``, ``price`` and ``qty`` are required; a canonical name that the map does not mention is taken
+``ts`` (or ``date`` + ``time``: a local date column and a time-of-day column, read like a Profit
+export's), ``price`` and ``qty`` are required; a canonical name that the map does not mention is taken
 from a file column of the same name (any case) when there is one, else defaulted:
 
 =========== ============================================================
@@ -40,6 +41,7 @@ from market.schemas import TRADE_SCHEMA, TradeType, coerce
 from quantumtrader.errors import SchemaError
 
 GENERIC_REQUIRED = ("ts", "price", "qty")
+SPLIT_TS = ("date", "time")  # may stand in for ``ts``: a local date column and a time-of-day column
 _TEXT_FORMATS = ("ISO8601", "%d/%m/%Y %H:%M:%S.%f", "%d/%m/%Y %H:%M:%S")
 
 
@@ -57,11 +59,11 @@ def resolve_map(path: Path, names: list[str], column_map: dict[str, str] | None)
     Unknown canonical names, mapped headers the file does not have, or no column for a required name
     raise SchemaError naming the problem, the file's headers and our names.
     """
-    ours = list(TRADE_SCHEMA)
+    ours = [*TRADE_SCHEMA, *SPLIT_TS]
     lists = f"the file's headers are {names}; our names are {ours}"
     headers = header_lookup(names)
     given = {k.strip().lower(): v for k, v in (column_map or {}).items()}
-    unknown = [c for c in given if c not in TRADE_SCHEMA]
+    unknown = [c for c in given if c not in ours]
     if unknown:
         raise SchemaError(f"{path}: the column map names {unknown}, which are not our column names; {lists}")
     absent = [src for src in given.values() if src not in names and src.strip().casefold() not in headers]
@@ -69,9 +71,14 @@ def resolve_map(path: Path, names: list[str], column_map: dict[str, str] | None)
         raise SchemaError(f"{path}: the column map refers to {absent}, which are not headers of the file; {lists}")
     cmap = {name: src if src in names else headers[src.strip().casefold()] for name, src in given.items()}
     for name in TRADE_SCHEMA:
-        if name not in cmap and name in headers:
+        if name not in cmap and name in headers and not (name == "ts" and set(SPLIT_TS) <= set(cmap)):
             cmap[name] = headers[name]
-    missing = [c for c in GENERIC_REQUIRED if c not in cmap]
+    if "ts" not in cmap:  # a date column and a time-of-day column instead of one timestamp
+        for name in SPLIT_TS:
+            if name not in cmap and name in headers:
+                cmap[name] = headers[name]
+    split_ts = "ts" not in cmap and all(name in cmap for name in SPLIT_TS)
+    missing = [c for c in GENERIC_REQUIRED if c not in cmap and not (c == "ts" and split_ts)]
     if missing:
         raise SchemaError(f"{path}: no column for {missing}; map them with a column map such as "
                           f"ts=DateTime,price=Price,qty=Volume ({lists})")
@@ -145,7 +152,10 @@ def iter_generic(
         price = parse.to_float(col["price"], decimal_comma=comma)
         qty = parse.to_int(col["qty"], decimal_comma=comma)
         missing_broker = np.full(n, MISSING_BROKER, dtype="int32")
-        ts, naive = parse_ts(col["ts"], tz)
+        if "ts" in col:
+            ts, naive = parse_ts(col["ts"], tz)
+        else:
+            ts, naive = parse.timestamps_utc(col["date"], col["time"], tz), True
         stats.note_ts(n, naive)
         yield trade_frame(
             table,

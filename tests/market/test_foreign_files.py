@@ -80,6 +80,14 @@ def test_a_map_naming_a_header_the_file_lacks_lists_the_file_headers(tmp_path: P
         load(path, column_map={"ts": "When", "price": "Price", "qty": "Volume"})
 
 
+def test_a_date_and_a_time_column_stand_in_for_ts(tmp_path: Path) -> None:
+    path = tmp_path / "pt.csv"
+    path.write_text("Data;Hora;Preço;Quantidade\n05/01/2026;09:01:00,250;5.000,5;3\n", encoding="utf-8")
+    frame, stats = load(path, column_map={"date": "data", "time": "HORA", "price": "Preço", "qty": "quantidade"})
+    assert frame["ts"].iloc[0] == pd.Timestamp("2026-01-05 12:01:00.250", tz="UTC")
+    assert (frame["price"].iloc[0], frame["qty"].iloc[0], stats.naive_rows) == (5000.5, 3, 1)
+
+
 @pytest.mark.parametrize("text", ["ts", "ts=,price=Price", "=DateTime", ",", "ts=a,ts=b"])
 def test_a_malformed_column_map_text_is_an_input_error(text: str) -> None:
     with pytest.raises(InputError, match="--column-map"):

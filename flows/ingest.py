@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from market.ingest import IngestReport, ingest_file, ingest_frames, plan_files
 from market.lake import bars_dataset
+from market.loaders.options import LoaderOptions
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import InputError, TransientError
 
@@ -62,9 +63,9 @@ def ingest_session_task(session: Any, settings: Settings, seen: dict[Any, bool])
 
 @task(name="ingest-file", **_TASK_OPTS)
 def ingest_file_task(path: Path, kind: str, settings: Settings, symbol: str, fmt: str | None,
-                     seen: dict[Any, bool]) -> IngestReport:
+                     seen: dict[Any, bool], options: LoaderOptions | None = None) -> IngestReport:
     """Load, validate and write one trades or book file (streamed)."""
-    return ingest_file(path, kind, symbol=symbol, settings=settings, fmt=fmt, seen=seen)
+    return ingest_file(path, kind, symbol=symbol, settings=settings, fmt=fmt, seen=seen, options=options)
 
 
 @flow(name="ingest", validate_parameters=False, log_prints=False)
@@ -77,10 +78,13 @@ def ingest_flow(
     start: date | None = None,
     seed: int | None = None,
     fmt: str | None = None,
+    options: LoaderOptions | None = None,
     settings: Settings | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Ingest simulated sessions (``source="simulate"``) or a file/folder (``source="path"``).
+
+    ``options`` (files only): time zone, column map and side rule, as ``qtml ingest`` takes them.
 
     Returns the :meth:`IngestReport.summary`; raises ``DataValidationError`` after processing every
     day when any day crossed the bad-share threshold.
@@ -104,7 +108,7 @@ def ingest_flow(
             plan = plan_files(Path(path), symbol)
             bar = progress.add_task("ingesting files", total=len(plan))
             for kind, file in plan:
-                report.extend(ingest_file_task(file, kind, settings, symbol, fmt, report.seen))
+                report.extend(ingest_file_task(file, kind, settings, symbol, fmt, report.seen, options))
                 progress.advance(bar)
         else:
             raise InputError(f"ingest_flow: source must be 'simulate' or 'path', not {source!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import typer
 
@@ -81,21 +82,41 @@ def ingest(
     ),
     symbol: str | None = typer.Option(None, "--symbol", help="Instrument symbol (default: market.symbol)."),
     fmt: str | None = typer.Option(
-        None, "--format", help="profit | profitdll | generic | canonical (default: detected from the header)."
+        None, "--format", help="profit | profitdll | generic | canonical (default: detected from the header; "
+        "generic when --column-map is given)."
+    ),
+    tz: str | None = typer.Option(
+        None, "--tz", help="IANA zone of timestamps without a UTC offset, e.g. UTC or America/New_York (default: "
+        "the instrument's zone, America/Sao_Paulo, with a warning). Timestamps with an offset ignore it."
+    ),
+    column_map: str | None = typer.Option(
+        None, "--column-map", help="Our column names = the file's headers, e.g. ts=DateTime,price=Price,qty=Volume "
+        "(headers match ignoring case; with --format profit the names are Profit fields: date=Data,time=Hora)."
+    ),
+    side_rule: str = typer.Option(
+        "none", "--side-rule", help="none: a file without a side column has unknown sides (trade type 32); tick: "
+        "infer them by the tick rule (recorded in the day's _source.json)."
     ),
 ) -> None:
     """Load, validate (Great Expectations gates), write the lake day by day, then build bars."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from market.gates import GateOutcome
     from market.ingest import IngestReport, ingest_file, plan_files
     from market.instruments import canonical_symbol
+    from market.loaders.options import LoaderOptions, SideRule, parse_column_map
     from quantumtrader.config import get_settings
+    from quantumtrader.errors import InputError
 
     settings = get_settings()
     symbol = canonical_symbol(symbol or settings.market.symbol)
+    if side_rule not in ("none", "tick"):
+        raise InputError(f"--side-rule {side_rule!r} is not one of none, tick")
+    options = LoaderOptions(tz=tz, column_map=parse_column_map(column_map) if column_map is not None else None,
+                            side_rule=cast(SideRule, side_rule))
     console = Console()
     plan = plan_files(path, symbol)
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
@@ -110,7 +131,7 @@ def ingest(
         for kind, file in plan:
             progress.update(bar, description=f"{kind} {file.name}")
             report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
-                                      on_day=on_day))
+                                      on_day=on_day, options=options))
             progress.advance(bar)
     s = report.summary()
     table = Table(title=f"ingested {symbol} from {path}", show_header=False)
@@ -122,5 +143,7 @@ def ingest(
     table.add_row("bars", f"{s['bars']:,} ({settings.market.bars.spec})")
     table.add_row("lake", str(settings.lake_root))
     table.add_row("quarantine", str(settings.lake_root / "quarantine"))
+    for note in dict.fromkeys(report.notes):  # also logged as warnings
+        table.add_row("[yellow]warning[/yellow]", f"[yellow]{escape(note)}[/yellow]")
     console.print(table)
     report.raise_for_failures()

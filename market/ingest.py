@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from market.schemas import BOOK_SNAPSHOT_SCHEMA, TRADE_SCHEMA, coerce
 from quantumtrader.config import Settings
 from quantumtrader.errors import DataValidationError, InputError, QTError, SchemaError
 from quantumtrader.logging import get_logger
+
+if TYPE_CHECKING:
+    from market.loaders.options import LoaderOptions
 
 log = get_logger("market.ingest")
 
@@ -61,6 +64,7 @@ class IngestReport:
     files: list[str] = field(default_factory=list)
     seen: dict[tuple[str, date], bool] = field(default_factory=dict)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # warnings for the user (e.g. an assumed time zone)
 
     def add(self, outcome: GateOutcome) -> None:
         kind = outcome.dataset.split("/", 1)[0]
@@ -75,6 +79,7 @@ class IngestReport:
             self.add(o)
         self.files += other.files
         self.seconds += other.seconds
+        self.notes += other.notes
 
     @property
     def days(self) -> list[date]:
@@ -317,8 +322,13 @@ def ingest_file(
     seen: dict[tuple[str, date], bool] | None = None,
     on_day: OnDay | None = None,
     chunk_rows: int = 250_000,
+    options: LoaderOptions | None = None,
 ) -> IngestReport:
-    """Ingest one trades or book file. Never raises for rejected days: see ``report.failures``."""
+    """Ingest one trades or book file. Never raises for rejected days: see ``report.failures``.
+
+    ``options`` (trades only): ``--tz``, ``--column-map``, ``--side-rule`` (see
+    :class:`market.loaders.options.LoaderOptions`); each written trades day gets ``_source.json``.
+    """
     t0 = time.perf_counter()
     symbol = canonical_symbol(symbol)
     path = Path(path)
@@ -331,14 +341,19 @@ def ingest_file(
             run.book_day(day, frame, source=str(path))
     else:
         from market.brokers import BrokerRegistry
-        from market.loaders import iter_trades
+        from market.loaders.source import SourceFile
 
         brokers = BrokerRegistry.for_lake(settings.lake_root)
-        raw = iter_trades(path, symbol=symbol, fmt=fmt, brokers=brokers, chunk_rows=chunk_rows)
+        src = SourceFile(path, symbol=symbol, fmt=fmt, options=options,
+                         earlier_days=[d for (ds, d) in run.report.seen if ds == "trades"])
+        raw = src.trades(brokers=brokers, chunk_rows=chunk_rows)
         chunks = _coerced(_guarded(raw, path, counter), TRADE_SCHEMA, f"trades file {path}")
         for day, frame in split_days(chunks, run.symbol):
-            run.trades_day(day, frame, source=str(path))
+            run.trades_day(day, src.prepare_day(day, frame), source=str(path))
+            if run.report.seen.get(("trades", day)):
+                src.write_record(run.lake, day)
         brokers.save()
+        run.report.notes += src.notes
     if counter[0] == 0:
         raise SchemaError(f"{path}: rule 'non_empty_file': the file holds no {kind} rows")
     run.report.files.append(str(path))
@@ -355,13 +370,14 @@ def ingest_path(
     fmt: str | None = None,
     on_day: OnDay | None = None,
     check: bool = True,
+    options: LoaderOptions | None = None,
 ) -> IngestReport:
     """Ingest a file or folder into the lake (see the module docstring); raise on rejected days."""
     symbol = canonical_symbol(symbol)
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
     for kind, file in plan_files(path, symbol):
         report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
-                                  on_day=on_day))
+                                  on_day=on_day, options=options))
     if check:
         report.raise_for_failures()
     return report

@@ -35,6 +35,7 @@ import pyarrow.csv as pacsv
 from market.brokers import BrokerRegistry
 from market.loaders import parsing as parse
 from market.loaders.assemble import symbols, trade_frame
+from market.loaders.options import LoadStats
 from market.loaders.reading import iter_csv, sniff_csv
 from market.schemas import TRADE_SCHEMA, TRADE_TYPE_WORDS, coerce
 from quantumtrader.errors import SchemaError
@@ -58,22 +59,23 @@ def is_profit_header(names: list[str] | tuple[str, ...]) -> bool:
 
 def _apply_map(path: Path, names: list[str], column_map: dict[str, str]) -> list[str]:
     """Rename header columns to Profit fields: ``column_map`` is Profit field -> the file's column."""
+    lists = f"the file's headers are {names}; Profit fields are {list(PROFIT_COLUMNS)}"
     unknown = [f for f in column_map if f not in PROFIT_COLUMNS]
     if unknown:
-        raise SchemaError(f"column_map has unknown Profit fields {unknown}; known: {list(PROFIT_COLUMNS)}")
+        raise SchemaError(f"{path}: the column map names {unknown}, which are not Profit fields; {lists}")
     out = list(names)
     for field, source in column_map.items():
         if normal_name(source) not in names:
-            raise SchemaError(f"{path}: mapped column {source!r} is not in the header {names}")
+            raise SchemaError(f"{path}: the column map refers to {source!r}, not a header of the file; {lists}")
         out[names.index(normal_name(source))] = field
     return out
 
 
 def iter_profit(
     path: Path, *, symbol: str, brokers: BrokerRegistry, chunk_rows: int, tz: str,
-    column_map: dict[str, str] | None = None,
+    column_map: dict[str, str] | None = None, stats: LoadStats | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Stream a Profit export as TRADE_SCHEMA chunks of ``chunk_rows`` rows.
+    """Stream a Profit export as TRADE_SCHEMA chunks of ``chunk_rows`` rows (times are naive local ``tz``).
 
     ``column_map`` (Profit field -> header name, e.g. ``{"date": "Data", "time": "Hora"}``) reads
     exports whose header is worded differently.
@@ -89,6 +91,8 @@ def iter_profit(
         raise SchemaError(f"{path}: duplicate columns in header {list(dialect.header)}")
     comma = dialect.decimal_comma
     for table in iter_csv(path, dialect, names, chunk_rows):
+        if stats is not None:
+            stats.note_ts(table.num_rows, naive=True)
         yield trade_frame(
             table,
             ts=parse.timestamps_utc(table["date"], table["time"], tz),

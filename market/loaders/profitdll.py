@@ -36,6 +36,7 @@ import pyarrow as pa
 from market.brokers import BrokerRegistry
 from market.loaders import parsing as parse
 from market.loaders.assemble import fin_volume_default, symbols, trade_frame
+from market.loaders.options import LoadStats
 from market.loaders.reading import iter_csv, iter_parquet, parquet_columns, sniff_csv
 from quantumtrader.errors import SchemaError
 
@@ -80,7 +81,8 @@ def _check(path: Path, names: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def iter_profitdll(
-    path: Path, *, symbol: str, brokers: BrokerRegistry, chunk_rows: int, tz: str, parquet: bool
+    path: Path, *, symbol: str, brokers: BrokerRegistry, chunk_rows: int, tz: str, parquet: bool,
+    stats: LoadStats,
 ) -> Iterator[pd.DataFrame]:
     """Stream a ProfitDLL-shaped recording as TRADE_SCHEMA chunks."""
     if parquet:
@@ -97,6 +99,8 @@ def iter_profitdll(
         price = parse.to_float(col["price"])
         qty = parse.to_int(col["qty"])
         date = col["date"]
+        naive = not (pa.types.is_timestamp(date.type) and date.type.tz is not None)
+        stats.note_ts(table.num_rows, naive)
         if pa.types.is_timestamp(date.type):
             ts = parse.timestamp_column_utc(date, tz)
         else:

@@ -61,18 +61,52 @@ def ensure_not_empty(path: Path) -> None:
         raise InputError(f"empty file: {path}")
 
 
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive or an Excel workbook: export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/Office document: export the sheet as CSV"),
+    (b"\x1f\x8b", "gzip data: name it .gz"),
+    (b"\xff\xfe", "UTF-16 text: save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text: save it as UTF-8"),
+)
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
+
+
+def _not_text(head: bytes) -> str | None:
+    """Why ``head`` cannot be the start of a CSV file, or None when it looks like text."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if b"\x00" in head:
+        return "binary content: NUL bytes in the first 64 KiB"
+    controls = len(head) - len(head.translate(None, _CONTROL))
+    if controls > max(2, len(head) // 100):  # text exports have none; random bytes ~11 %
+        return f"binary content: {controls} control bytes in the first {len(head)} bytes"
+    return None
+
+
 def _head(path: Path) -> bytes:
-    with pa.input_stream(str(path), compression="detect") as stream:
-        return bytes(stream.read(SNIFF_BYTES))
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            return bytes(stream.read(SNIFF_BYTES))
+    except (pa.ArrowInvalid, OSError) as err:  # e.g. a .gz name on bytes that are not gzip
+        raise InputError(f"{path}: not a CSV or Parquet file (cannot decompress it: {err})") from None
 
 
 def sniff_csv(path: Path) -> CsvDialect:
     """Read the first 64 KiB: delimiter (``,`` ``;`` or tab), decimal comma, header names.
 
-    Raises InputError ``empty file: <path>`` for a 0-byte or header-only file.
+    Raises InputError ``empty file: <path>`` for a 0-byte or header-only file and
+    ``<path>: not a CSV or Parquet file (<why>)`` for binary content (images, archives, random bytes).
     """
     ensure_not_empty(path)
     head = _head(path)
+    reason = _not_text(head)
+    if reason is not None:
+        raise InputError(f"{path}: not a CSV or Parquet file ({reason})")
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     lines = [ln for ln in head.splitlines() if ln.strip()]

@@ -111,8 +111,10 @@ def groups_in_bars(bars: pd.DataFrame) -> dict[str, bool]:
 
 def groups_in_tape(trades: pd.DataFrame, book: pd.DataFrame | None) -> dict[str, bool]:
     """The groups a raw tape carries: book snapshots, known (> 0) broker ids, trade types 2 / 3."""
-    brokers = bool(((trades["buyer"].to_numpy() > 0) | (trades["seller"].to_numpy() > 0)).any()) if len(trades) else False
-    side = bool(np.isin(trades["trade_type"].to_numpy(), _SIDED_TRADE_TYPES).any()) if len(trades) else False
+    if not len(trades):
+        return {"book": False, "brokers": False, "side": False}
+    brokers = bool(((trades["buyer"].to_numpy() > 0) | (trades["seller"].to_numpy() > 0)).any())
+    side = bool(np.isin(trades["trade_type"].to_numpy(), _SIDED_TRADE_TYPES).any())
     has_book = book is not None and len(book) > 0 and bool(book["bid_px_1"].notna().any())
     return {"book": has_book, "brokers": brokers, "side": side}
 

@@ -72,9 +72,8 @@ def trades_only_ingest_stage(settings: Settings, console: Console) -> dict[str, 
 
 def trades_only_summary_stage(settings: Settings, console: Console) -> dict[str, Any]:
     """What the trades-only run proved: the challenger's input groups and the agents' abstentions."""
-    from mlflow.models import get_model_info
-
     import mlflow
+    from mlflow.models import get_model_info
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     uri = settings.live.backtest.model_uri

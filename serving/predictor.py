@@ -284,8 +284,9 @@ def check_contract(metadata: dict[str, Any]) -> None:
         raise ModelRefused("model feature_names differ from features.spec.FEATURE_NAMES (order matters)")
     if list(metadata.get("classes", [])) != EXPECTED_CLASSES:
         raise ModelRefused(f"model classes {metadata.get('classes')!r}, expected {EXPECTED_CLASSES}")
-    fc = metadata.get("feature_contract")
-    groups = fc.get("input_groups") if isinstance(fc, dict) else None
+    raw = metadata.get("feature_contract")
+    fc: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    groups = fc.get("input_groups")
     if not isinstance(groups, dict) or set(groups) != set(INPUT_GROUPS):
         raise ModelRefused(f"model metadata has no feature_contract.input_groups with {list(INPUT_GROUPS)}: "
                            "retrain the model with this code (`qtml train`)")

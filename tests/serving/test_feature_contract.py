@@ -46,7 +46,7 @@ def test_a_different_bar_spec_large_trade_qty_or_tick_size_is_refused_by_name(it
 def test_model_without_input_groups_in_its_contract_is_refused() -> None:
     meta = contract()
     del meta["feature_contract"]
-    with pytest.raises(ModelRefused, match="no feature_contract.input_groups"):
+    with pytest.raises(ModelRefused, match=r"no feature_contract\.input_groups"):
         Predictor.from_booster(train_booster(), meta)
 
 

@@ -83,3 +83,27 @@ def test_an_abstaining_agent_is_not_a_vote_and_keeps_its_weight() -> None:
     assert coord.weights[0] > before[0] > coord.weights[2]
     assert sum(coord.weights) == pytest.approx(1.0)
     assert coord.combine([math.nan] * 3, [math.nan] * 3) == (0.0, 0.0)
+
+
+@pytest.mark.slow
+def test_backtest_refuses_a_model_trained_with_book_on_a_lake_without_book_by_name(settings) -> None:
+    from datetime import date
+
+    from tiny_model import register
+
+    from live_engine.backtest import run_backtest
+    from market.lake import Lake
+    from market.simulator import simulate
+    from serving.predictor import ModelRefused
+
+    lake = Lake(settings.lake_root)
+    for s in simulate(2, date(2026, 1, 5), seed=3, trades_per_session=1500, book=False):
+        assert s.book.empty
+        lake.write_day("trades", "WDO", s.day, s.trades)
+    uri = register(settings, train_booster(), contract())
+    with pytest.raises(ModelRefused, match=r"input_groups\.book: model was trained with book features \(7\); "
+                                           r"this data has no book.*sessions without book: 2026-01-05, 2026-01-06"):
+        run_backtest(settings, model_uri=uri, sessions=2, log_mlflow=False)
+    no_book = register(settings, train_booster(), contract(input_groups=NO_BOOK), alias="trades_only")
+    res = run_backtest(settings, model_uri=no_book, sessions=2, log_mlflow=False, run_name="t")
+    assert res.core.decider.abstaining == ("liquidity",) and res.stats.bars > 0

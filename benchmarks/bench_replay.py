@@ -35,10 +35,14 @@ def _model():  # type: ignore[no-untyped-def]
     y = np.digitize(X[:, 20] + 0.5 * X[:, 47] + rng.normal(size=len(X)), [-0.7, 0.7])
     booster = lgb.train({"objective": "multiclass", "num_class": 3, "num_leaves": 31, "verbose": -1,
                          "num_threads": 1, "min_data_in_leaf": 5}, lgb.Dataset(X, y), num_boost_round=100)
-    meta = {"qt_model_contract": 1, "feature_set": "qt65_v1", "feature_spec_hash": spec_hash(),
+    from features.contract import all_present, feature_contract
+
+    meta = {"qt_model_contract": 2, "feature_set": "qt65_v1", "feature_spec_hash": spec_hash(),
             "feature_names": list(FEATURE_NAMES), "classes": [-1, 0, 1], "class_names": ["down", "flat", "up"],
             "calibration": {"method": "temperature", "temperature": 1.2}, "horizon": 5,
-            "dataset_hash": "bench", "bar_spec": "time:60s"}
+            "dataset_hash": "bench", "bar_spec": "time:60s",
+            "feature_contract": feature_contract(bar_spec="time:60s", large_trade_qty=10, tick_size=0.5,
+                                                 input_groups=all_present())}
     return Predictor.from_booster(booster, meta)
 
 

@@ -7,6 +7,11 @@ short enough to follow by hand; ``docs/decision-core.md`` states them with worke
 
 Notation below: ``clip(v) = max(-1, min(1, v))``; a value inside ``dead_zone`` means "no view" and
 the vote is ``(0.0, 0.0)``.
+
+An agent whose inputs need an input group the model's history lacked (:mod:`features.contract`:
+book, broker ids, aggressor side) *abstains*: :meth:`Agent.has_view` is false, the decision core
+does not ask it, records :data:`ABSTAIN` ``(nan, nan)`` as its vote, holds its weight and leaves it
+out of the combined vote. The liquidity agent reads only book features: it has no view without book.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import yaml
 from quantumtrader.errors import ConfigError
 
 AGENTS_DIR = Path(__file__).with_name("agents")
+ABSTAIN: tuple[float, float] = (math.nan, math.nan)
+"""The recorded vote of an agent that has no view because its inputs are absent from the history."""
 
 
 def _clip(v: float) -> float:
@@ -59,6 +66,14 @@ class Agent:
         index = {f: i for i, f in enumerate(feature_names)}
         self.index: dict[str, int] = {role: index[feat] for role, feat in inputs.items()}
         self.feature_indices: tuple[int, ...] = tuple(self.index[r] for r in self.ROLES)
+        from features.contract import FEATURE_GROUPS
+
+        self.requires: frozenset[str] = frozenset().union(*(FEATURE_GROUPS.get(f, frozenset())
+                                                           for f in self.inputs.values()))
+
+    def has_view(self, input_groups: Mapping[str, bool] | None) -> bool:
+        """False when an input group this agent reads is absent (``None``: every group present)."""
+        return input_groups is None or all(input_groups.get(g, False) for g in self.requires)
 
     def read(self, x: np.ndarray) -> tuple[float, ...]:
         """The agent's inputs from the row, in ``ROLES`` order, as Python floats."""

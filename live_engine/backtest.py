@@ -164,6 +164,40 @@ def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], in
     return run_id
 
 
+def data_input_groups(data: Sequence[SessionData]) -> dict[str, bool]:
+    """The input groups every replayed session carries (book snapshots, known broker ids, sides)."""
+    from features.contract import combine, groups_in_tape
+
+    return combine(*(groups_in_tape(s.trades, s.book) for s in data))
+
+
+def check_model_contract(settings: Settings, model: Any, data: Sequence[SessionData]) -> None:
+    """Refuse (by name) a model whose feature contract differs from this engine's config and data.
+
+    A model without metadata (an in-memory test model) is not checked. A group the model was trained
+    with and a replayed session lacks is refused, naming the sessions.
+    """
+    metadata = getattr(model, "metadata", None)
+    if not isinstance(metadata, dict):
+        return
+    from features.contract import INPUT_GROUPS, feature_contract, groups_in_tape
+    from market.instruments import get_instrument
+    from serving.predictor import ModelRefused, check_feature_contract
+
+    serving = feature_contract(bar_spec=settings.market.bars.spec,
+                               large_trade_qty=settings.market.bars.large_trade_qty,
+                               tick_size=get_instrument(settings.market.symbol).tick_size,
+                               input_groups=data_input_groups(data))
+    try:
+        check_feature_contract(metadata, serving)
+    except ModelRefused as err:
+        per_session = {s.day: groups_in_tape(s.trades, s.book) for s in data}
+        lacking = {g: [d.isoformat() for d, gs in per_session.items() if not gs[g]] for g in INPUT_GROUPS}
+        detail = "; ".join(f"sessions without {g}: {', '.join(ds[:5])}{' …' if len(ds) > 5 else ''}"
+                           for g, ds in lacking.items() if ds and f"input_groups.{g}:" in str(err))
+        raise ModelRefused(f"{err}" + (f" ({detail})" if detail else "")) from None
+
+
 def run_backtest(
     settings: Settings,
     *,
@@ -192,7 +226,13 @@ def run_backtest(
     if sample == "in-sample":
         log.warning("backtest sessions overlap the model's training sessions: the metrics are in-sample",
                     data={"train_window": window, "sessions": [s.day.isoformat() for s in data]})
+    if scripted is None:
+        check_model_contract(settings, model, data)
     core = build_core(settings, model=model, scripted=scripted)
+    abstaining = getattr(core.decider, "abstaining", ())
+    if abstaining:
+        log.info("agents without a view on this model's inputs abstain on every bar",
+                 data={"agents": list(abstaining), "model_input_groups": getattr(model, "input_groups", None)})
     stats = replay(core, data, settings, progress=progress)
     metrics = summarize(core, stats)
     metrics_h = order_list_hash(core)
@@ -203,7 +243,9 @@ def run_backtest(
             "model_sha256": getattr(model, "model_sha256", ""), "sample": sample,
             "train_window": "" if window is None else f"{window[0]}..{window[1]}",
             "live_config": orjson.dumps(settings.live.model_dump(mode="json")).decode(),
-            "agents": orjson.dumps(agent_configs()).decode() if scripted is None else ""}
+            "agents": orjson.dumps(agent_configs()).decode() if scripted is None else "",
+            "model_input_groups": orjson.dumps(getattr(model, "input_groups", None)).decode(),
+            "abstaining_agents": ",".join(abstaining)}
     report = write_outputs(run_dir, core, {**metrics}, info)
     metrics["order_hash"] = metrics_h  # type: ignore[assignment]
     run_id = log_to_mlflow(settings, run_dir, {k: v for k, v in metrics.items() if k != "order_hash"},

@@ -2,7 +2,9 @@
 
 - A market order fills at the opposite best price (buy at ask1, sell at bid1) moved ``slippage_ticks``
   against us, at the first book/trade event at or after ``submit + latency`` (at once when the
-  latency is 0 and a book is known).
+  latency is 0 and a book is known). With no book known (a trades-only history) it fills at the
+  first trade print at or after ``submit + latency``, moved one tick (an assumed one-tick spread
+  crossed) plus ``slippage_ticks`` against us.
 - An entry may carry a bracket (stop-loss and take-profit distances in ticks). When the entry fills,
   both orders rest at the exchange as one OCO pair, priced from the fill.
 - Resting orders trigger on the tape: a sell stop when a trade prints at or below its price (fill at
@@ -98,7 +100,7 @@ class PaperBroker:
     def on_trade(self, ts_ns: int, price: float) -> None:
         self.last = price
         if self._pending:
-            self._fill_due(ts_ns)
+            self._fill_due(ts_ns, price)
         if self._resting:
             self._check_resting(ts_ns, price)
 
@@ -147,7 +149,7 @@ class PaperBroker:
         return list(self._resting)
 
     # ---- matching ---------------------------------------------------------------------------
-    def _fill_due(self, ts_ns: int) -> None:
+    def _fill_due(self, ts_ns: int, print_px: float = math.nan) -> None:
         tick = self.instrument.tick_size
         slip = self.config.slippage_ticks * tick
         keep: list[Order] = []
@@ -156,7 +158,9 @@ class PaperBroker:
                 keep.append(o)
                 continue
             px = (self.ask + slip) if o.side > 0 else (self.bid - slip)
-            if not math.isfinite(px):  # no book yet: wait for one
+            if not math.isfinite(px) and math.isfinite(print_px):  # no book: the print, one tick worse
+                px = print_px + o.side * (tick + slip)
+            if not math.isfinite(px):  # no book and no print yet: wait for one
                 keep.append(o)
                 continue
             self._execute(o, ts_ns, px)

@@ -14,6 +14,9 @@ the current row (``bisect_right`` on the thresholds; a NaN value keeps the previ
 before any finite value). :meth:`update` scores the previous bar's votes into the weights of the
 regime those votes were cast in (the caller passes it), and :meth:`combine` uses the current regime.
 
+An agent that abstains (NaN signal: the inputs it reads are absent from the model's history, e.g.
+the liquidity agent without book) is not a vote: its weight is held, the voters share the rest.
+
 Weights are state: :meth:`state` / :meth:`restore` round-trip them (all regimes and the current
 regime) exactly.
 """
@@ -111,6 +114,9 @@ class HedgeCoordinator:
         c = self.config
         lr, scale, weights, cum = c.learning_rate, c.return_scale, self.regime_weights[r], self.cum_gain
         exp, isfinite = math.exp, math.isfinite
+        if not all(isfinite(s) for s in signals):
+            self._update_voters(signals, bar_return, r)
+            return
         new = []
         for i, s in enumerate(signals):
             g = s * bar_return / scale if isfinite(s) else 0.0
@@ -120,9 +126,37 @@ class HedgeCoordinator:
         self.regime_weights[r] = project_weights(new, c.floor, c.cap)
         self.updates += 1
 
+    def _update_voters(self, signals: Sequence[float], bar_return: float, r: int) -> None:
+        """The update when some agents abstained (NaN signal): their weights stay as they are, the
+        voters share the rest of the mass (projected onto ``[floor, cap]`` within it)."""
+        c, weights = self.config, self.regime_weights[r]
+        voters = [i for i, s in enumerate(signals) if math.isfinite(s)]
+        if not voters:
+            return
+        mass = sum(weights[i] for i in voters)
+        new = []
+        for i in voters:
+            g = max(-1.0, min(1.0, signals[i] * bar_return / c.return_scale))
+            self.cum_gain[i] += g
+            new.append(weights[i] * math.exp(c.learning_rate * g))
+        sub = project_weights(new, c.floor / mass, c.cap / mass) if mass > 0 else [0.0] * len(voters)
+        out = list(weights)
+        for i, w in zip(voters, sub, strict=True):
+            out[i] = mass * w
+        self.regime_weights[r] = out
+        self.updates += 1
+
     def combine(self, signals: Sequence[float], confidences: Sequence[float]) -> tuple[float, float]:
-        """Weighted agents' signal and confidence, with the current regime's weights."""
+        """Weighted agents' signal and confidence, with the current regime's weights. An agent that
+        abstains (NaN signal) is not a vote: the others' weights are renormalised over the voters
+        (``(0.0, 0.0)`` when nobody votes)."""
         w = self.regime_weights[self.regime]
+        if not all(math.isfinite(x) for x in signals):
+            vote = [i for i, x in enumerate(signals) if math.isfinite(x)]
+            total = sum(w[i] for i in vote)
+            if not vote or total <= 0:
+                return 0.0, 0.0
+            return (sum(w[i] * signals[i] for i in vote) / total, sum(w[i] * confidences[i] for i in vote) / total)
         s = sum([a * b for a, b in zip(w, signals, strict=True)])  # a list, not a generator: same order, fewer calls
         conf = sum([a * b for a, b in zip(w, confidences, strict=True)])
         return s, conf

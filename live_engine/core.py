@@ -4,6 +4,10 @@ Per market event the core only forwards the event to the paper broker (book, sto
 triggers) and remembers when data last arrived. Once per bar close, :meth:`DecisionCore.on_bar`
 runs model + agents (through a decider), consensus, the risk rules and the broker, and appends one
 decision record. No I/O, no pandas, no wall clock: time comes from the bar and the injected clock.
+
+The model's input groups (``Predictor.input_groups``, from its feature contract) reach the decision
+path through the decider: an agent reading a group the model's history lacked abstains on every bar
+(the liquidity agent without book), and the model itself is fed NaN in that group's positions.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from live_engine.agents import Agent, is_valid_vote
+from live_engine.agents import ABSTAIN, Agent, is_valid_vote
 from live_engine.broker import PaperBroker
 from live_engine.config import LiveConfig
 from live_engine.consensus import DEGRADED, TRADE, WARMUP, ConsensusResult, decide, no_trade
@@ -55,6 +59,12 @@ class Verdict:
 _NAN3 = (math.nan, math.nan, math.nan)
 
 
+def _has_view(agent: Agent, groups: dict[str, bool] | None) -> bool:
+    """``agent.has_view(groups)``; an agent without the method (a duck-typed test agent) always has one."""
+    has_view = getattr(agent, "has_view", None)
+    return bool(has_view(groups)) if callable(has_view) else True
+
+
 class ConsensusDecider:
     """Model + agents + Hedge coordinator + consensus: the production decider."""
 
@@ -64,7 +74,14 @@ class ConsensusDecider:
         self.agents = list(agents)
         self.coordinator = coordinator
         self.config = config.consensus
-        self._inputs = sorted({i for a in self.agents for i in a.feature_indices})
+        # The model's input groups (its feature contract); a model without them has every group.
+        groups = getattr(model, "input_groups", None)
+        self.input_groups: dict[str, bool] | None = dict(groups) if isinstance(groups, Mapping) else None
+        self._has_view = [_has_view(a, self.input_groups) for a in self.agents]
+        self.abstaining: tuple[str, ...] = tuple(a.name for a, v in zip(self.agents, self._has_view, strict=True)
+                                                 if not v)
+        self._inputs = sorted({i for a, v in zip(self.agents, self._has_view, strict=True) if v
+                               for i in a.feature_indices})
         self._prev_signals: list[float] | None = None
         self._prev_regime = 0  # the coordinator's regime when _prev_signals were cast
         # a model that can return the 3 probabilities as floats skips building an array per bar
@@ -93,7 +110,10 @@ class ConsensusDecider:
         if any(math.isnan(x[i]) for i in self._inputs):
             return Verdict(no_trade(WARMUP), _NAN3, (), math.nan, math.nan)
         votes: list[tuple[float, float]] = []
-        for agent in self.agents:
+        for agent, has_view in zip(self.agents, self._has_view, strict=True):
+            if not has_view:  # its inputs are absent from the model's history: no view, not a vote
+                votes.append(ABSTAIN)
+                continue
             try:
                 s, c = agent.vote(x)
                 s, c = float(s), float(c)
@@ -294,8 +314,12 @@ class DecisionCore:
             return {"model": 1.0}
         cfg = self.config.consensus
         comps = {"model": cfg.model_weight * r.model_signal}
+        # abstaining agents are no vote: the coordinator renormalised the others' weights over the voters
+        abstained = any(not math.isfinite(s) for s, _c in verdict.votes)
+        voting = sum(w for w, (s, _c) in zip(coord.weights, verdict.votes, strict=False) if math.isfinite(s))
+        scale = 1.0 / voting if abstained and voting > 0 else 1.0
         for n, w, (s, _c) in zip(names, coord.weights, verdict.votes, strict=False):
-            comps[n] = cfg.agents_weight * w * s
+            comps[n] = cfg.agents_weight * w * s * scale if math.isfinite(s) else 0.0
         return {k: v / r.combined for k, v in comps.items()}
 
     # ---- state ------------------------------------------------------------------------------

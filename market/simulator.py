@@ -111,7 +111,8 @@ class SimSession:
     """One simulated session: trades (``TRADE_SCHEMA``) and book snapshots (``BOOK_SNAPSHOT_SCHEMA``).
 
     ``trades`` is sorted by ``ts`` with strictly increasing ``trade_id``; ``book`` has one row per
-    trade (the book right after it, same ``ts``), sorted by ``ts``.
+    trade (the book right after it, same ``ts``), sorted by ``ts`` (no row at all when simulated
+    with ``book=False``).
     """
 
     day: date
@@ -231,11 +232,13 @@ def simulate_session(
     trades_per_session: int = 12_000,
     planted_strength: float = 0.0,
     prev_close: float | None = None,
+    book: bool = True,
 ) -> SimSession:
     """Simulate one session of ``symbol`` on ``day`` (see the module docstring for the model).
 
     ``prev_close`` chains sessions (the open is the previous close plus an overnight gap); without
     it the session starts near 5,250 points. Deterministic for ``(seed, symbol, day, arguments)``.
+    ``book=False`` returns the same trades with an empty book (a trades-only history, as ProfitDLL's).
     """
     if not 2 <= trades_per_session <= _MAX_TRADES:
         raise InputError(f"trades_per_session must be in [2, {_MAX_TRADES}], got {trades_per_session}")
@@ -324,8 +327,8 @@ def simulate_session(
     book_cols.update({c: bid_q[i] for i, c in enumerate(BID_QTY)})
     book_cols.update({c: ask1_px + i * tick for i, c in enumerate(ASK_PX)})
     book_cols.update({c: ask_q[i] for i, c in enumerate(ASK_QTY)})
-    book = pd.DataFrame(book_cols, copy=False)
-    return SimSession(day=day, symbol=symbol, trades=trades, book=book)
+    snapshots = pd.DataFrame(book_cols, copy=False)
+    return SimSession(day=day, symbol=symbol, trades=trades, book=snapshots if book else snapshots.iloc[:0])
 
 
 def _draw_brokers(rng: np.random.Generator, n: int, trade_type: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -351,8 +354,10 @@ def simulate(
     seed: int = 7,
     trades_per_session: int = 12_000,
     planted_strength: float = 0.0,
+    book: bool = True,
 ) -> Iterator[SimSession]:
-    """Yield ``n_sessions`` sessions on the B3 trading days from ``start``, price continuous across them."""
+    """Yield ``n_sessions`` sessions on the B3 trading days from ``start``, price continuous across them
+    (``book=False``: trades only, see :func:`simulate_session`)."""
     prev_close: float | None = None
     for day in next_trading_days(start, n_sessions, symbol):
         session = simulate_session(
@@ -362,6 +367,7 @@ def simulate(
             trades_per_session=trades_per_session,
             planted_strength=planted_strength,
             prev_close=prev_close,
+            book=book,
         )
         prev_close = session.close_price
         yield session
@@ -391,6 +397,8 @@ def write_simulation(sessions: Iterable[SimSession], out_dir: Path) -> list[Path
     for s in sessions:
         name = f"{s.symbol}_{s.day.isoformat()}.parquet"
         for kind, df in (("trades", s.trades), ("book", s.book)):
+            if df.empty:  # a trades-only session has no book file
+                continue
             target = out_dir / kind / name
             _write_parquet(df, target)
             paths.append(target)

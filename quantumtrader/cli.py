@@ -54,11 +54,15 @@ def show_config() -> None:
 
 
 @app.command("demo")
-def demo() -> None:
+def demo(
+    trades_only: bool = typer.Option(
+        False, "--trades-only", help="Simulate a history without book (as ProfitDLL's) and run on it."
+    ),
+) -> None:
     """Run the main job on embedded defaults: simulate, ingest, features, train, backtest."""
     from quantumtrader.demo import run_demo
 
-    run_demo(get_settings())
+    run_demo(get_settings(), trades_only=trades_only)
 
 
 app.command("simulate")(simulate)

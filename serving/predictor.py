@@ -5,6 +5,13 @@ reads the model contract from the model's metadata, **refuses** a model whose fe
 not this code's ``features.spec.spec_hash()`` or whose artifact is pickled, loads the Booster from
 its native text file and smoke-predicts once. ``predict_proba(row)`` returns the calibrated class
 probabilities ``[p(down), p(flat), p(up)] = softmax(raw_score / T)``.
+
+The model's ``feature_contract`` records which input groups its training history had (book, broker
+ids, aggressor side; :mod:`features.contract`). The predictor feeds NaN in the positions of every
+absent group, whatever the row holds, so a model trained without book sees exactly what it saw in
+training even on a feed with book (no train/serve skew). :func:`check_feature_contract` refuses, by
+name, a model whose contract differs from the serving side's (bar spec, ``large_trade_qty``, tick
+size, or a group the model needs and the data lacks).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from quantumtrader.logging import get_logger
 
 log = get_logger("serving.predictor")
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2  # training.tracking.MODEL_CONTRACT_VERSION
 EXPECTED_CLASSES = [-1, 0, 1]
 
 
@@ -102,9 +109,13 @@ class Predictor:
 
     _inner: Any = None
     _fast: _FastRow | None = None
+    _nan_idx: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
+        from features.contract import absent_indices
+
         self.n_features = int(self.booster.num_feature())
+        self._nan_idx = np.asarray(absent_indices(self.input_groups), dtype=np.int64)
         self._buf = np.empty((1, self.n_features), dtype=np.float64)
         # Booster.predict rebuilds a predictor (and parses parameters) on every call. LightGBM's
         # single-row fast path (private ctypes API) avoids that; ``_InnerPredictor`` is the second
@@ -180,14 +191,38 @@ class Predictor:
                                        "temperature": pred.temperature, "features": pred.n_features})
         return pred
 
+    @property
+    def input_groups(self) -> dict[str, bool]:
+        """Which input groups the model was trained with (``feature_contract.input_groups``)."""
+        from features.contract import INPUT_GROUPS
+
+        groups = (self.metadata.get("feature_contract") or {}).get("input_groups") or {}
+        return {g: bool(groups.get(g, False)) for g in INPUT_GROUPS}
+
+    @property
+    def nan_features(self) -> tuple[str, ...]:
+        """The features this model is always fed NaN (those of the groups its history lacked)."""
+        from features.contract import absent_features
+
+        return absent_features(self.input_groups)
+
+    def _masked(self, row: np.ndarray) -> np.ndarray:
+        if not len(self._nan_idx):
+            return row
+        out = np.array(row, dtype=np.float64, copy=True)
+        out[self._nan_idx] = np.nan
+        return out
+
     def raw_score(self, row: np.ndarray) -> np.ndarray:
         if self._fast is not None:
-            return np.array(self._fast.raw3(row))
+            return np.array(self._fast.raw3(self._masked(row)))
         return self._raw_slow(row)
 
     def _raw_slow(self, row: np.ndarray) -> np.ndarray:
         buf = self._buf
         buf[0, :] = row
+        if len(self._nan_idx):
+            buf[0, self._nan_idx] = np.nan
         if self._inner is not None:
             fast: np.ndarray = self._inner.predict(buf, raw_score=True)[0]
             return fast
@@ -199,7 +234,7 @@ class Predictor:
         if self._fast is None:
             p = self.predict_proba(row)
             return float(p[0]), float(p[1]), float(p[2])
-        a, b, c = self._fast.raw3(row)
+        a, b, c = self._fast.raw3(self._masked(row) if len(self._nan_idx) else row)
         t = self.temperature
         a, b, c = a / t, b / t, c / t
         m = max(a, b, c)
@@ -218,7 +253,7 @@ class Predictor:
     def smoke_test(self) -> None:
         """One prediction on an all-NaN row (and one on a row of zeros) must agree with
         ``Booster.predict`` and give 3 finite probabilities summing to 1."""
-        for row in (np.full(self.n_features, np.nan), np.zeros(self.n_features)):
+        for row in (np.full(self.n_features, np.nan), self._masked(np.zeros(self.n_features))):
             slow = self.booster.predict(row.reshape(1, -1), raw_score=True, num_threads=1)[0]
             if self._fast is not None and not np.allclose(np.array(self._fast.raw3(row)), slow, rtol=0, atol=1e-12):
                 log.warning("LightGBM single-row fast path disagrees with Booster.predict: not used",
@@ -234,11 +269,12 @@ class Predictor:
 
 def check_contract(metadata: dict[str, Any]) -> None:
     """Raise :class:`ModelRefused` unless ``metadata`` matches this code's feature set and classes."""
+    from features.contract import INPUT_GROUPS
     from features.spec import FEATURE_NAMES, spec_hash
 
     if metadata.get("qt_model_contract") != CONTRACT_VERSION:
         raise ModelRefused(f"model metadata qt_model_contract={metadata.get('qt_model_contract')!r}, "
-                           f"expected {CONTRACT_VERSION}")
+                           f"expected {CONTRACT_VERSION}: retrain the model with this code (`qtml train`)")
     mine = spec_hash()
     theirs = metadata.get("feature_spec_hash")
     if theirs != mine:
@@ -248,3 +284,22 @@ def check_contract(metadata: dict[str, Any]) -> None:
         raise ModelRefused("model feature_names differ from features.spec.FEATURE_NAMES (order matters)")
     if list(metadata.get("classes", [])) != EXPECTED_CLASSES:
         raise ModelRefused(f"model classes {metadata.get('classes')!r}, expected {EXPECTED_CLASSES}")
+    raw = metadata.get("feature_contract")
+    fc: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    groups = fc.get("input_groups")
+    if not isinstance(groups, dict) or set(groups) != set(INPUT_GROUPS):
+        raise ModelRefused(f"model metadata has no feature_contract.input_groups with {list(INPUT_GROUPS)}: "
+                           "retrain the model with this code (`qtml train`)")
+    if fc.get("feature_spec_hash", mine) != mine:
+        raise ModelRefused(f"model feature_contract.feature_spec_hash {fc.get('feature_spec_hash')!r} differs from "
+                           f"this code's {mine!r}: retrain the model with this feature set")
+
+
+def check_feature_contract(metadata: dict[str, Any], serving: dict[str, Any]) -> None:
+    """Raise :class:`ModelRefused` naming every item where the model's ``feature_contract`` and the
+    serving side's (``features.contract.feature_contract`` of the engine's config and data) differ."""
+    from features.contract import contract_refusals
+
+    problems = contract_refusals(metadata.get("feature_contract") or {}, serving)
+    if problems:
+        raise ModelRefused("model refused by its feature contract: " + "; ".join(problems))

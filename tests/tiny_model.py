@@ -27,12 +27,18 @@ class Bar:
     features: np.ndarray
 
 
-def contract(**overrides: Any) -> dict[str, Any]:
+def contract(input_groups: dict[str, bool] | None = None, **overrides: Any) -> dict[str, Any]:
+    """Model metadata as training writes it (every input group present unless ``input_groups`` says)."""
+    from features.contract import all_present, feature_contract
+
+    groups = {**all_present(), **(input_groups or {})}
     meta: dict[str, Any] = {
-        "qt_model_contract": 1, "feature_set": "qt65_v1", "feature_spec_hash": spec_hash(),
+        "qt_model_contract": 2, "feature_set": "qt65_v1", "feature_spec_hash": spec_hash(),
         "feature_names": list(FEATURE_NAMES), "classes": [-1, 0, 1], "class_names": ["down", "flat", "up"],
         "calibration": {"method": "temperature", "temperature": 1.5}, "horizon": 5,
         "dataset_hash": "test", "bar_spec": "time:60s",
+        "feature_contract": feature_contract(bar_spec="time:60s", large_trade_qty=10, tick_size=0.5,
+                                             input_groups=groups),
     }
     meta.update(overrides)
     return meta

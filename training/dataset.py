@@ -8,12 +8,14 @@ fetches the features through Feast point-in-time retrieval.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from features.contract import GROUP_FEATURES, INPUT_GROUPS, absent_features, groups_in_features
 from quantumtrader.errors import InputError, SchemaError
 from quantumtrader.logging import get_logger
 from training.labels import make_labels
@@ -62,11 +64,16 @@ def snapshot_hash(X: pd.DataFrame, y: np.ndarray, close_ts: pd.DatetimeIndex) ->
     return h.hexdigest()
 
 
-def assemble(features: pd.DataFrame, labels: pd.DataFrame, feature_names: list[str]) -> Dataset:
+def assemble(features: pd.DataFrame, labels: pd.DataFrame, feature_names: list[str],
+             input_groups: Mapping[str, bool] | None = None) -> Dataset:
     """Join ``features`` (index close_ts, one column per feature) with ``labels`` on the decision time.
 
-    Rows whose features are still warming up (NaN) are dropped and counted; an infinite value or a
-    missing column is an :class:`InputError` naming the column.
+    ``input_groups`` says which optional input groups (book, brokers, side; see
+    :mod:`features.contract`) the history has; ``None`` detects them from the labelled rows. The
+    features of an absent group are set to NaN on every row (the model is fed NaN there in serving
+    too) and do not count in the completeness check. Rows whose other features are still warming up
+    (NaN) are dropped and counted; an infinite value or a missing column is an :class:`InputError`
+    naming the column, and no complete row at all is an :class:`InputError` naming the cause.
     """
     missing = [c for c in feature_names if c not in features.columns]
     if missing:
@@ -77,11 +84,16 @@ def assemble(features: pd.DataFrame, labels: pd.DataFrame, feature_names: list[s
     bad_cols = [feature_names[j] for j in np.where(np.isinf(values).any(axis=0))[0]]
     if bad_cols:
         raise InputError(f"features contain infinite values in columns {bad_cols[:5]}")
-    complete = ~np.isnan(values).any(axis=1)
+    groups = dict(input_groups) if input_groups is not None else groups_in_features(joined[feature_names])
+    absent = [c for c in absent_features(groups) if c in feature_names]
+    if absent:
+        joined[absent] = np.nan
+    used = [c for c in feature_names if c not in set(absent)]
+    complete = ~joined[used].isna().to_numpy().any(axis=1)
     dropped = int((~complete).sum())
+    if not complete.any():
+        raise InputError(no_complete_row_reason(joined[used], groups, len(labels)))
     joined = joined[complete]
-    if joined.empty:
-        raise InputError("no labelled row has a complete feature vector (too little history for the warm-up?)")
     # One C-contiguous float64 block: the CV tasks slice this frame from several threads at once, and a
     # single block leaves pandas nothing to consolidate in place while they do.
     X = pd.DataFrame(np.ascontiguousarray(joined[feature_names].to_numpy(dtype=np.float64)), columns=feature_names)
@@ -96,11 +108,43 @@ def assemble(features: pd.DataFrame, labels: pd.DataFrame, feature_names: list[s
         close_ts=close_ts,
         feature_names=list(feature_names),
         snapshot_hash=snapshot_hash(X, y, close_ts),
-        info={"rows": len(y), "dropped_warmup_rows": dropped, "labelled_rows": len(labels)},
+        info={"rows": len(y), "dropped_warmup_rows": dropped, "labelled_rows": len(labels),
+              "input_groups": {g: bool(groups.get(g, False)) for g in INPUT_GROUPS},
+              "nan_features": absent},
     )
     classes = {str(k): v for k, v in ds.class_counts().items()}
     log.info("dataset assembled", data={**ds.info, "classes": classes, "hash": ds.snapshot_hash[:12]})
     return ds
+
+
+def no_complete_row_reason(values: pd.DataFrame, groups: Mapping[str, bool], n_labelled: int) -> str:
+    """Why no labelled row of ``values`` (the features that count) is complete: the real cause.
+
+    A present group whose features are all NaN is named first ("all 7 book features are NaN: this
+    history has no book"); the warm-up hint is given only when a feature's warm-up exceeds the rows.
+    """
+    from features.spec import SPEC
+
+    all_nan = [c for c in values.columns if values[c].isna().all()]
+    for g in INPUT_GROUPS:
+        cols = [c for c in GROUP_FEATURES[g] if c in values.columns]
+        if cols and all(c in all_nan for c in cols):
+            n = len(GROUP_FEATURES[g])
+            return (f"no labelled row has a complete feature vector: all {n} {g} features are NaN: "
+                    f"this history has no {g} (got input_groups.{g}={groups.get(g)}; detect the groups "
+                    "from the data instead)")
+    warmup = {f.name: f.warmup for f in SPEC}
+    long = sorted((c for c in all_nan if warmup.get(c, 0) >= n_labelled), key=lambda c: -warmup[c])
+    if long:
+        return (f"no labelled row has a complete feature vector: too little history for the warm-up "
+                f"({n_labelled} labelled bars; {long[0]} needs {warmup[long[0]]} bars): ingest more sessions")
+    if all_nan:
+        return (f"no labelled row has a complete feature vector: {len(all_nan)} features are NaN on every row, "
+                f"e.g. {all_nan[:5]}: check the inputs they read (features.spec)")
+    share = values.isna().mean().sort_values(ascending=False)
+    worst = [f"{c} ({v:.0%} NaN)" for c, v in share.head(3).items()]
+    return ("no labelled row has a complete feature vector: every row has a NaN somewhere; most NaN: "
+            + ", ".join(worst))
 
 
 def labels_for_bars(bars: pd.DataFrame, settings: Settings, symbol: str) -> pd.DataFrame:
@@ -150,6 +194,7 @@ def hold_out_sessions(bars: pd.DataFrame, n: int) -> tuple[pd.DataFrame, list[st
 
 def load_dataset(settings: Settings, *, symbol: str | None = None) -> Dataset:
     """Bars from the lake -> labels -> features by Feast point-in-time retrieval -> :class:`Dataset`."""
+    from features.contract import combine, groups_in_bars
     from features.spec import FEATURE_NAMES, spec_hash
     from features.store import get_historical_features
 
@@ -163,7 +208,8 @@ def load_dataset(settings: Settings, *, symbol: str | None = None) -> Dataset:
     feats.index = pd.DatetimeIndex(feats.index).tz_convert("UTC")
     feats = feats[~feats.index.duplicated(keep="last")]
     labels.index = pd.DatetimeIndex(labels.index).tz_convert("UTC")
-    ds = assemble(feats, labels, list(FEATURE_NAMES))
+    groups = combine(groups_in_features(feats.reindex(labels.index)), groups_in_bars(bars))
+    ds = assemble(feats, labels, list(FEATURE_NAMES), groups)
     # get_historical_features refused any stored row built with another spec: the data's hash is ours.
     ds.info.update({"symbol": symbol, "bars": len(bars), "source": "feast", "feature_spec_hash": spec_hash(),
                     "first_session": str(bars["session"].iloc[0]), "last_session": str(bars["session"].iloc[-1]),

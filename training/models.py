@@ -136,9 +136,14 @@ class LogisticBaseline:
 
         self.scaler = StandardScaler()
         self.model = LogisticRegression(max_iter=max_iter, C=C)
+        self.columns: list[str] = []
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, audit: FitAudit | None = None) -> LogisticBaseline:
         audit = audit if audit is not None else FitAudit()
+        # The features of an input group the history lacks are NaN on every row (features.contract):
+        # the baseline leaves out the columns that are not complete in the training fold.
+        self.columns = [c for c, ok in X.notna().all().items() if ok]
+        X = X[self.columns]
         audit.record("scaler", X.index)
         z = self.scaler.fit_transform(X.to_numpy(dtype=np.float64))
         audit.record("logreg_fit", X.index)
@@ -146,7 +151,7 @@ class LogisticBaseline:
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        z = self.scaler.transform(X.to_numpy(dtype=np.float64))
+        z = self.scaler.transform(X[self.columns].to_numpy(dtype=np.float64))
         proba = np.zeros((len(X), len(CLASSES)))
         proba[:, self.model.classes_] = self.model.predict_proba(z)
         return proba

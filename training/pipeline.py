@@ -94,12 +94,31 @@ def fit_final(
     return model, audit
 
 
+def training_feature_contract(ds: Dataset, settings: Settings) -> dict[str, Any]:
+    """The feature contract of a model trained on ``ds``: the one place it is built for training.
+
+    The input groups are the dataset's (``ds.info['input_groups']``, detected from the data); a
+    dataset without them (assembled before groups were recorded) counts as having every group.
+    """
+    from features.contract import all_present, feature_contract
+    from market.instruments import get_instrument
+
+    symbol = str(ds.info.get("symbol", settings.market.symbol))
+    return feature_contract(
+        bar_spec=settings.market.bars.spec,
+        large_trade_qty=settings.market.bars.large_trade_qty,
+        tick_size=get_instrument(symbol).tick_size,
+        input_groups=ds.info.get("input_groups") or all_present(),
+    )
+
+
 def build_contract(ds: Dataset, model: CalibratedBooster, settings: Settings) -> dict[str, Any]:
     """The model contract the serving side loads by (see :func:`training.tracking.model_contract`)."""
     from features.spec import VERSION, spec_hash
     from training.tracking import model_contract
 
     return model_contract(
+        feature_contract=training_feature_contract(ds, settings),
         feature_names=ds.feature_names,
         feature_spec_hash=spec_hash(),
         feature_set=VERSION,

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = get_logger("training.tracking")
 
-MODEL_CONTRACT_VERSION = 1
+MODEL_CONTRACT_VERSION = 2  # 2: the feature_contract (bar spec, large_trade_qty, tick size, input groups)
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,13 @@ def model_contract(
     horizon: int,
     dataset_hash: str,
     bar_spec: str,
+    feature_contract: dict[str, Any],
 ) -> dict[str, Any]:
-    """The metadata the serving side relies on (keep the keys exact)."""
+    """The metadata the serving side relies on (keep the keys exact).
+
+    ``feature_contract`` (built by :func:`features.contract.feature_contract`) holds everything the
+    inputs depend on, one key per item; serving refuses any difference by name.
+    """
     return {
         "qt_model_contract": MODEL_CONTRACT_VERSION,
         "feature_set": feature_set,
@@ -121,6 +126,7 @@ def model_contract(
         "horizon": int(horizon),
         "dataset_hash": dataset_hash,
         "bar_spec": bar_spec,
+        "feature_contract": dict(feature_contract),
     }
 
 
@@ -179,6 +185,8 @@ def log_and_register(
                 "data_validation_success": str(validation["success"]),
                 "train_first_session": str(ds.info.get("first_session", "")),
                 "train_last_session": str(ds.info.get("last_session", "")),
+                **{f"input_group.{g}": str(v).lower()
+                   for g, v in contract.get("feature_contract", {}).get("input_groups", {}).items()},
                 **(extra_tags or {}),
             }
         )

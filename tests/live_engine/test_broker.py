@@ -76,3 +76,15 @@ def test_unrealized_and_equity_pnl_in_reais():
     b.submit_market(1, 1, 1, "entry")  # 5000.5
     assert b.unrealized_points(5003.0) == pytest.approx(2.5)
     assert b.equity_pnl(5003.0) == pytest.approx(25.0 - WDO.fee_per_contract)
+
+
+def test_without_a_book_a_market_order_fills_at_the_next_print_one_tick_worse():
+    b = PaperBroker(WDO, BrokerConfig(slippage_ticks=1), id_prefix="T")  # a trades-only history: no book ever
+    b.on_trade(5, 5000.0)
+    buy = b.submit_market(10, 1, 1, "entry")
+    assert buy.status != FILLED and b.has_pending  # never at the decision's own time
+    b.on_trade(11, 5000.5)
+    assert b.fills[-1].price == 5000.5 + 0.5 + 0.5 and b.position == 1
+    b.submit_market(20, -1, 1, "signal_exit")
+    b.on_trade(21, 5002.0)
+    assert b.fills[-1].price == 5002.0 - 1.0 and b.position == 0

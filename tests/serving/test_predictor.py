@@ -57,7 +57,7 @@ def test_contract_with_other_feature_names_or_classes_is_refused():
     with pytest.raises(ModelRefused, match="classes"):
         Predictor.from_booster(booster, contract(classes=[0, 1, 2]))
     with pytest.raises(ModelRefused, match="qt_model_contract"):
-        Predictor.from_booster(booster, contract(qt_model_contract=2))
+        Predictor.from_booster(booster, contract(qt_model_contract=1))
 
 
 def test_missing_model_names_the_uri_and_what_to_do(mlflow_settings):

@@ -91,3 +91,59 @@ def test_holdout_drops_the_newest_sessions_and_refuses_to_hold_out_everything() 
     assert hold_out_sessions(bars, 0)[0] is bars
     with pytest.raises(InputError, match="holdout_sessions=6"):
         hold_out_sessions(bars, 6)
+
+
+def _qt65_inputs(n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from features.spec import FEATURE_NAMES
+
+    idx = pd.date_range("2026-01-05 12:00", periods=n, freq="60s", tz="UTC", name="close_ts")
+    feats = pd.DataFrame(np.random.default_rng(0).standard_normal((n, len(FEATURE_NAMES))), index=idx,
+                         columns=list(FEATURE_NAMES))
+    labels = pd.DataFrame(
+        {"label": np.tile([-1, 0, 1], n)[: n - 5], "fwd_ret": 0.0, "fwd_ticks": 1.0,
+         "pos": np.arange(n - 5), "end_pos": np.arange(n - 5) + 5},
+        index=idx[: n - 5],
+    )
+    return feats, labels
+
+
+def test_a_history_without_book_assembles_with_the_book_features_nan_and_records_it() -> None:
+    from features.contract import GROUP_FEATURES
+
+    feats, labels = _qt65_inputs()
+    book = list(GROUP_FEATURES["book"])
+    feats[book] = np.nan
+    feats.iloc[:3, 0] = np.nan  # warm-up of a feature that does not need the book
+    ds = assemble(feats, labels, list(feats.columns))
+    assert ds.info["input_groups"] == {"book": False, "brokers": True, "side": True}
+    assert len(ds) == len(labels) - 3 and ds.info["dropped_warmup_rows"] == 3
+    assert ds.X[book].isna().all().all() and not ds.X.drop(columns=book).isna().any().any()
+    assert ds.info["nan_features"] == book
+
+
+def test_features_of_an_absent_group_are_masked_even_when_they_hold_values() -> None:
+    from features.contract import GROUP_FEATURES
+
+    feats, labels = _qt65_inputs()
+    ds = assemble(feats, labels, list(feats.columns), {"book": True, "brokers": True, "side": False})
+    side = list(GROUP_FEATURES["side"])  # e.g. ofi = 0 on a tape without aggressor side: NaN, as in serving
+    assert ds.X[side].isna().all().all() and len(ds) == len(labels)
+
+
+def test_no_complete_row_because_the_book_is_missing_names_the_book() -> None:
+    from features.contract import GROUP_FEATURES
+
+    feats, labels = _qt65_inputs()
+    feats[list(GROUP_FEATURES["book"])] = np.nan
+    with pytest.raises(InputError, match="all 7 book features are NaN: this history has no book") as err:
+        assemble(feats, labels, list(feats.columns), {"book": True, "brokers": True, "side": True})
+    assert "warm-up" not in str(err.value)
+
+
+def test_no_complete_row_because_of_the_warmup_says_warmup() -> None:
+    feats, labels = _qt65_inputs(n=60)
+    feats["vol_ratio_100_200"] = np.nan  # 200 bars of warm-up, 55 labelled bars
+    with pytest.raises(InputError, match=r"too little history for the warm-up \(55 labelled bars; "
+                                         r"vol_ratio_100_200 needs 200 bars\)") as err:
+        assemble(feats, labels, list(feats.columns))
+    assert "book" not in str(err.value)

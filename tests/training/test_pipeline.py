@@ -70,7 +70,11 @@ def test_registered_model_reloads_in_a_fresh_process_and_reproduces_predictions(
     p_fresh, metadata_json = _reload_in_fresh_process(small_settings, X, tmp_path)
     assert np.allclose(p_fresh, result.final.predict_proba(X), atol=1e-12)
     meta = json.loads(metadata_json)
-    assert meta["qt_model_contract"] == 1
+    assert meta["qt_model_contract"] == 2
+    fc = meta["feature_contract"]
+    assert fc["input_groups"] == {"book": True, "brokers": True, "side": True}
+    assert fc["bar_spec"] == "time:60s" and fc["large_trade_qty"] == 10 and fc["tick_size"] == 0.5
+    assert fc["feature_spec_hash"] == spec_hash()
     assert meta["feature_set"] == "qt65_v1"
     assert meta["feature_spec_hash"] == spec_hash()
     assert meta["feature_names"] == list(FEATURE_NAMES)

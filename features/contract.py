@@ -124,17 +124,26 @@ def combine(*evidence: Mapping[str, bool]) -> dict[str, bool]:
     return {g: all(bool(e.get(g, True)) for e in evidence) for g in INPUT_GROUPS}
 
 
-def feature_contract(*, bar_spec: str, large_trade_qty: int, tick_size: float,
-                     input_groups: Mapping[str, bool]) -> dict[str, Any]:
-    """The feature contract, one key per item its inputs depend on (the session template goes here too)."""
+def feature_contract(*, bar_spec: str, large_trade_qty: int, input_groups: Mapping[str, bool],
+                     symbol: str = "WDO", tick_size: float | None = None,
+                     session_template: str | None = None) -> dict[str, Any]:
+    """The feature contract, one key per item its inputs depend on.
+
+    ``tick_size`` and ``session_template`` (``Instrument.session_template_hash``: calendar, zone, dated
+    hours, Ash Wednesday rule, special days) default to those of ``symbol``'s instrument.
+    """
+    from market.instruments import get_instrument
+
     unknown = sorted(set(input_groups) - set(INPUT_GROUPS))
     if unknown:
         raise ValueError(f"unknown input groups {unknown}; known: {list(INPUT_GROUPS)}")
+    inst = get_instrument(symbol)
     return {
         "feature_spec_hash": spec_hash(),
         "bar_spec": str(bar_spec),
         "large_trade_qty": int(large_trade_qty),
-        "tick_size": float(tick_size),
+        "tick_size": float(inst.tick_size if tick_size is None else tick_size),
+        "session_template": session_template or inst.session_template_hash(),
         "input_groups": {g: bool(input_groups.get(g, False)) for g in INPUT_GROUPS},
     }
 

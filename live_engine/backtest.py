@@ -181,12 +181,11 @@ def check_model_contract(settings: Settings, model: Any, data: Sequence[SessionD
     if not isinstance(metadata, dict):
         return
     from features.contract import INPUT_GROUPS, feature_contract, groups_in_tape
-    from market.instruments import get_instrument
     from serving.predictor import ModelRefused, check_feature_contract
 
     serving = feature_contract(bar_spec=settings.market.bars.spec,
                                large_trade_qty=settings.market.bars.large_trade_qty,
-                               tick_size=get_instrument(settings.market.symbol).tick_size,
+                               symbol=settings.market.symbol,
                                input_groups=data_input_groups(data))
     try:
         check_feature_contract(metadata, serving)

@@ -101,13 +101,11 @@ def training_feature_contract(ds: Dataset, settings: Settings) -> dict[str, Any]
     dataset without them (assembled before groups were recorded) counts as having every group.
     """
     from features.contract import all_present, feature_contract
-    from market.instruments import get_instrument
 
-    symbol = str(ds.info.get("symbol", settings.market.symbol))
     return feature_contract(
         bar_spec=settings.market.bars.spec,
         large_trade_qty=settings.market.bars.large_trade_qty,
-        tick_size=get_instrument(symbol).tick_size,
+        symbol=str(ds.info.get("symbol", settings.market.symbol)),
         input_groups=ds.info.get("input_groups") or all_present(),
     )
 

@@ -37,8 +37,9 @@ def test_model_trained_without_book_is_accepted_on_data_with_book() -> None:
     check_feature_contract(contract(input_groups=NO_BOOK), serving())
 
 
-@pytest.mark.parametrize(("item", "value"), [("bar_spec", "time:30s"), ("large_trade_qty", 20), ("tick_size", 5.0)])
-def test_a_different_bar_spec_large_trade_qty_or_tick_size_is_refused_by_name(item, value) -> None:
+@pytest.mark.parametrize(("item", "value"), [("bar_spec", "time:30s"), ("large_trade_qty", 20), ("tick_size", 5.0),
+                                             ("session_template", "WDO:000000000000")])
+def test_a_different_bar_spec_large_trade_qty_tick_size_or_session_template_is_refused_by_name(item, value) -> None:
     with pytest.raises(ModelRefused, match=rf"{item}: model was trained with .*, this engine runs {value!r}"):
         check_feature_contract(contract(), serving(**{item: value}))
 
@@ -88,3 +89,13 @@ def test_model_with_every_group_reads_the_book_values() -> None:
     expected = booster.predict(row.reshape(1, -1), raw_score=True, num_threads=1)[0]
     assert pred.nan_features == () and np.allclose(pred.raw_score(row), expected, rtol=0, atol=1e-12)
     assert not np.allclose(pred.predict_proba(row), pred.predict_proba(masked))  # the book value matters
+
+
+def test_the_session_template_comes_from_the_instruments_dated_hours() -> None:
+    from market.instruments import get_instrument
+
+    wdo = serving()["session_template"]
+    assert wdo == get_instrument("WDO").session_template_hash()
+    assert serving(symbol="WIN", tick_size=None)["session_template"] != wdo  # index hours differ from dollar hours
+    with pytest.raises(ModelRefused, match="session_template: model was trained with 'WDO:"):
+        check_feature_contract(contract(), serving(symbol="WIN", tick_size=None))

@@ -126,7 +126,8 @@ def _micros(ttl: timedelta | None) -> int:
 def asof_features(rv: RegisteredView, keys: np.ndarray, asked: pd.Series) -> np.ndarray:
     """Point-in-time values (rows = asked rows in order, columns = ``rv.features``) as float64, NaN = none.
 
-    ``asked`` must be timezone-aware; it is truncated to microseconds like every timestamp DuckDB holds.
+    ``asked`` must be timezone-aware with whole microseconds (``features.store.check_entity_df`` refuses
+    finer times, which Feast's join cannot cast either).
     """
     import duckdb
     import pyarrow as pa
@@ -134,7 +135,7 @@ def asof_features(rv: RegisteredView, keys: np.ndarray, asked: pd.Series) -> np.
     entity = pa.table(
         {
             rv.join_key: pa.array(keys.astype(str)),
-            _ASKED_TS: pa.array(asked.dt.tz_convert("UTC").dt.floor("us").astype("datetime64[us, UTC]")),
+            _ASKED_TS: pa.array(asked.dt.tz_convert("UTC").astype("datetime64[us, UTC]")),
             _ROW: pa.array(np.arange(len(asked), dtype=np.int64)),
         }
     )

@@ -173,6 +173,12 @@ def check_entity_df(entity_df: pd.DataFrame) -> pd.Series:
         raise SchemaError(
             f"entity_df: column 'event_timestamp' must be timezone-aware datetimes (UTC), got dtype {ts.dtype}"
         )
+    fine = int((ts.dt.nanosecond != 0).sum())
+    if fine:
+        raise InputError(
+            f"entity_df: {fine} event_timestamp values are finer than a microsecond (stored features hold "
+            "microseconds): floor them with .dt.floor('us')"
+        )
     return ts.dt.tz_convert("UTC")
 
 

@@ -99,7 +99,8 @@ def test_point_in_time_within_the_ttl_after_the_last_bar_returns_that_bar(applie
 
 def test_point_in_time_beyond_the_ttl_is_missing_not_stale(applied: Applied, engine: str) -> None:
     # Day 1 ends 12:10 UTC; the feature view's TTL is 15 minutes; the night is far longer.
-    out = ask(applied, [("WDO", "2026-01-05 12:25:01"), ("WDO", "2026-01-06 11:00:00"), ("WDO", "2026-01-20 12:00:00")], engine)
+    rows = [("WDO", "2026-01-05 12:25:01"), ("WDO", "2026-01-06 11:00:00"), ("WDO", "2026-01-20 12:00:00")]
+    out = ask(applied, rows, engine)
     assert out["vol_10"].isna().all()
 
 

@@ -7,7 +7,9 @@ environment for a bare ``feast apply`` — so both paths build the same store.
 
 Training calls :func:`get_historical_features` (point-in-time: for each asked time, the last bar
 closed at or before it, never a later one); serving calls :func:`get_online_features`. Both refuse
-data built with another feature spec (:class:`features.spec.SpecMismatchError`).
+data built with another feature spec (:class:`features.spec.SpecMismatchError`). The point-in-time
+join runs by default as a DuckDB ASOF JOIN over the view, TTL and source read from the Feast registry
+(:mod:`features.pit`); ``engine="feast"`` runs Feast's own join, proved equal by the tests.
 
 Feast takes ~6 s to import: it is imported inside the functions, never at module import.
 """
@@ -19,7 +21,7 @@ import io
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -173,40 +175,71 @@ def check_entity_df(entity_df: pd.DataFrame) -> pd.Series:
         raise SchemaError(
             f"entity_df: column 'event_timestamp' must be timezone-aware datetimes (UTC), got dtype {ts.dtype}"
         )
+    fine = int((ts.dt.nanosecond != 0).sum())
+    if fine:
+        raise InputError(
+            f"entity_df: {fine} event_timestamp values are finer than a microsecond (stored features hold "
+            "microseconds): floor them with .dt.floor('us')"
+        )
     return ts.dt.tz_convert("UTC")
 
 
+RETRIEVAL_ENGINES = ("asof", "feast")
+
+
 def get_historical_features(
-    entity_df: pd.DataFrame, settings: Settings, *, store: FeatureStore | None = None
+    entity_df: pd.DataFrame,
+    settings: Settings,
+    *,
+    store: FeatureStore | None = None,
+    engine: Literal["asof", "feast"] = "asof",
 ) -> pd.DataFrame:
-    """Point-in-time qt65_v1 features for each (symbol, event_timestamp) row, through Feast.
+    """Point-in-time qt65_v1 features for each (symbol, event_timestamp) row of the Feast service.
 
     Each row gets the features of the last bar of its symbol that closed at or before its
     ``event_timestamp`` (NaN when there is none within the view's TTL). The result keeps the input's
     rows, order, index and extra columns (e.g. labels) and appends the 65 features as float64.
+
+    ``engine="asof"`` (default) reads the service's view, TTL and Parquet source from the Feast
+    registry and runs the join as a DuckDB ASOF JOIN (:mod:`features.pit`, ~10x faster on 100k rows);
+    ``engine="feast"`` calls Feast's own ``get_historical_features``. Both return the same frame
+    (``tests/features/test_store.py`` runs every point-in-time test on both).
     Raises :class:`SchemaError`/:class:`InputError` for bad rows and :class:`SpecMismatchError` when the
     stored features or the registry were built with another feature spec.
     """
+    if engine not in RETRIEVAL_ENGINES:
+        raise ConfigError(f"retrieval engine {engine!r} is not one of {list(RETRIEVAL_ENGINES)}")
     ts = check_entity_df(entity_df)
     store = store or open_store(settings)
     check_stored_spec(stored_summary(settings.lake_root))
     check_registry_spec(store)
-    query = pd.DataFrame(
-        {
-            "symbol": entity_df["symbol"].astype(str).to_numpy(),
-            "event_timestamp": ts.reset_index(drop=True),
-            _ROW: np.arange(len(ts)),
-        }
-    )
+    if engine == "asof":
+        values = _asof_values(store, entity_df["symbol"].to_numpy(), ts)
+    else:
+        values = _feast_values(store, entity_df["symbol"].to_numpy(), ts)
+    out = entity_df.copy()
+    features = pd.DataFrame(values, columns=list(FEATURE_NAMES), index=out.index)
+    return pd.concat([out, features], axis=1)
+
+
+def _asof_values(store: FeatureStore, symbols: np.ndarray, ts: pd.Series) -> np.ndarray:
+    from features.pit import asof_features, registered_view
+
+    rv = registered_view(store, SERVICE_NAME)
+    if rv.features != tuple(FEATURE_NAMES):
+        raise SchemaError(f"feature service {SERVICE_NAME!r} does not list the {VERSION} features in spec order")
+    return asof_features(rv, symbols, ts.reset_index(drop=True))
+
+
+def _feast_values(store: FeatureStore, symbols: np.ndarray, ts: pd.Series) -> np.ndarray:
+    query = pd.DataFrame({"symbol": symbols.astype(str), "event_timestamp": ts.reset_index(drop=True),
+                          _ROW: np.arange(len(ts))})
     _prefer_range_joins()
     job = store.get_historical_features(entity_df=query, features=store.get_feature_service(SERVICE_NAME))
     got = job.to_df().sort_values(_ROW)
     if len(got) != len(query) or not np.array_equal(got[_ROW].to_numpy(), query[_ROW].to_numpy()):
         raise RuntimeError(f"Feast returned {len(got)} rows for {len(query)} asked: rows lost or duplicated")
-    out = entity_df.copy()
-    values = got[list(FEATURE_NAMES)].astype("float64").to_numpy()
-    features = pd.DataFrame(values, columns=list(FEATURE_NAMES), index=out.index)
-    return pd.concat([out, features], axis=1)
+    return got[list(FEATURE_NAMES)].astype("float64").to_numpy()
 
 
 def _prefer_range_joins() -> None:

@@ -192,8 +192,12 @@ def hold_out_sessions(bars: pd.DataFrame, n: int) -> tuple[pd.DataFrame, list[st
     return bars[~bars["session"].astype(str).isin(held)], held
 
 
-def load_dataset(settings: Settings, *, symbol: str | None = None) -> Dataset:
-    """Bars from the lake -> labels -> features by Feast point-in-time retrieval -> :class:`Dataset`."""
+def load_dataset(settings: Settings, *, symbol: str | None = None, engine: str = "asof") -> Dataset:
+    """Bars from the lake -> labels -> features by Feast point-in-time retrieval -> :class:`Dataset`.
+
+    ``engine`` picks the join of :func:`features.store.get_historical_features`: ``"asof"`` (the
+    registry-driven DuckDB ASOF JOIN, ~10x faster) or ``"feast"`` (Feast's own); the datasets are equal.
+    """
     from features.contract import combine, groups_in_bars
     from features.spec import FEATURE_NAMES, spec_hash
     from features.store import get_historical_features
@@ -202,7 +206,7 @@ def load_dataset(settings: Settings, *, symbol: str | None = None) -> Dataset:
     bars, held_out = hold_out_sessions(read_bars(settings, symbol), settings.training.holdout_sessions)
     labels = labels_for_bars(bars, settings, symbol)
     entity_df = pd.DataFrame({"symbol": symbol, "event_timestamp": labels.index})
-    feats = get_historical_features(entity_df, settings)
+    feats = get_historical_features(entity_df, settings, engine=engine)  # type: ignore[arg-type]
     if "event_timestamp" in feats.columns:
         feats = feats.set_index("event_timestamp")
     feats.index = pd.DatetimeIndex(feats.index).tz_convert("UTC")
@@ -211,7 +215,8 @@ def load_dataset(settings: Settings, *, symbol: str | None = None) -> Dataset:
     groups = combine(groups_in_features(feats.reindex(labels.index)), groups_in_bars(bars))
     ds = assemble(feats, labels, list(FEATURE_NAMES), groups)
     # get_historical_features refused any stored row built with another spec: the data's hash is ours.
-    ds.info.update({"symbol": symbol, "bars": len(bars), "source": "feast", "feature_spec_hash": spec_hash(),
+    ds.info.update({"symbol": symbol, "bars": len(bars), "source": "feast", "retrieval": engine,
+                    "feature_spec_hash": spec_hash(),
                     "first_session": str(bars["session"].iloc[0]), "last_session": str(bars["session"].iloc[-1]),
                     "held_out_sessions": held_out})
     return ds

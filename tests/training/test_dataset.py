@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from market.lake import Lake
+from quantumtrader.config import Settings
 from quantumtrader.errors import InputError, SchemaError
-from training.dataset import assemble
+from training.dataset import assemble, hold_out_sessions
 from training.tracking import git_commit, validation_results
 
 
@@ -147,3 +148,37 @@ def test_no_complete_row_because_of_the_warmup_says_warmup() -> None:
                                          r"vol_ratio_100_200 needs 200 bars\)") as err:
         assemble(feats, labels, list(feats.columns))
     assert "book" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_load_dataset_is_the_same_through_the_asof_join_and_feasts_own(settings: Settings) -> None:
+    from features import store
+    from features.offline import feature_table, write_feature_table
+    from features.spec import FEATURE_NAMES
+    from market.lake import bars_dataset
+    from tests.training.conftest import synthetic_bars_and_features
+    from training.dataset import labels_for_bars, load_dataset
+
+    bars, feats, _ = synthetic_bars_and_features(8, 120, names=list(FEATURE_NAMES), seed=4)
+    feats.iloc[[40, 41, 200], [3, 9]] = np.nan  # holes past the warm-up drop those rows
+    lake = Lake(settings.lake_root)
+    for day, part in bars.groupby("session"):
+        lake.write_day(bars_dataset(settings.market.bars.spec), "WDO", date.fromisoformat(str(day)), part, index=True)
+    write_feature_table(lake, feature_table(feats, "WDO", created=pd.Timestamp("2026-02-01", tz="UTC")), "WDO")
+    store.apply_repo(settings)
+
+    fast = load_dataset(settings, symbol="WDO", engine="asof")
+    feast = load_dataset(settings, symbol="WDO", engine="feast")
+    assert fast.snapshot_hash == feast.snapshot_hash
+    pd.testing.assert_frame_equal(fast.X, feast.X, check_exact=True)
+    np.testing.assert_array_equal(fast.close_ts.asi8, feast.close_ts.asi8)
+    for name in ("y", "fwd_ticks", "pos", "end_pos"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(feast, name))
+    assert {k: v for k, v in fast.info.items() if k != "retrieval"} == {
+        k: v for k, v in feast.info.items() if k != "retrieval"
+    }
+    # ... and both are the features that were written, joined with the labels (nothing shifted).
+    kept, _ = hold_out_sessions(bars, settings.training.holdout_sessions)
+    direct = assemble(feats, labels_for_bars(kept, settings, "WDO"), list(FEATURE_NAMES))
+    assert fast.snapshot_hash == direct.snapshot_hash
+    assert fast.info["dropped_warmup_rows"] == direct.info["dropped_warmup_rows"] > 3

@@ -83,6 +83,9 @@ def ingest(
     fmt: str | None = typer.Option(
         None, "--format", help="profit | profitdll | generic | canonical (default: detected from the header)."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace the days the file covers instead of appending to them (merge, de-duplicated)."
+    ),
 ) -> None:
     """Load, validate (Great Expectations gates), write the lake day by day, then build bars."""
     from rich.console import Console
@@ -109,7 +112,7 @@ def ingest(
         for kind, file in plan:
             progress.update(bar, description=f"{kind} {file.name}")
             report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
-                                      on_day=on_day))
+                                      on_day=on_day, replace=replace))
             progress.advance(bar)
     s = report.summary()
     table = Table(title=f"ingested {symbol} from {path}", show_header=False)
@@ -122,4 +125,6 @@ def ingest(
     table.add_row("lake", str(settings.lake_root))
     table.add_row("quarantine", str(settings.lake_root / "quarantine"))
     console.print(table)
+    for line in report.append_lines():
+        console.print(line)
     report.raise_for_failures()

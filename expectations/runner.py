@@ -26,6 +26,7 @@ import pandas as pd
 
 SUITES_DIR = Path(__file__).resolve().parent
 _LOCK = threading.Lock()
+_WARMING: list[threading.Thread] = []
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ class SuiteResult:
         reasons = self.row_reasons.iloc[lo:hi]
         rules.index = rules.index - start
         reasons.index = reasons.index - start
-        outcomes, rows = [], []
+        outcomes: list[ExpectationOutcome] = []
+        rows: list[np.ndarray | None] = []
         for o, r in zip(self.outcomes, self.outcome_rows or (None,) * len(self.outcomes), strict=True):
             if r is None:
                 outcomes.append(o)
@@ -161,12 +163,38 @@ def _suite(name: str) -> Any:
     return ExpectationSuite(**json.loads(load_suite_json(name)))
 
 
+def warm_up(*suites: str) -> None:
+    """Import GE, build the context and load ``suites`` in a background thread.
+
+    The GE import is seconds of the ingest's wall time; started before the input is read, it runs
+    while pyarrow parses (which releases the GIL). :func:`run_suite` waits for it.
+    """
+    if _WARMING or _batch_definition.cache_info().currsize:
+        return
+
+    def warm() -> None:
+        _batch_definition()
+        for name in suites:
+            _suite(name)
+
+    thread = threading.Thread(target=warm, name="ge-warm-up", daemon=True)
+    _WARMING.append(thread)
+    thread.start()
+
+
+def _wait_for_warm_up() -> None:
+    while _WARMING:
+        _WARMING[0].join()
+        _WARMING.pop(0)
+
+
 def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
     """Validate ``df`` with suite ``name``; return per-row failures and table-level failures.
 
     The frame's index is ignored: rows are identified by position. Derived columns the suite expects
     must already be present.
     """
+    _wait_for_warm_up()
     frame = df.reset_index(drop=True)
     suite = _suite(name)
     with _LOCK:  # the shared context is not meant for concurrent validations

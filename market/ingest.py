@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,11 +37,12 @@ import pandas as pd
 
 from market.append import Appended, merge_day, new_rows, pause_point
 from market.gates import DayBatchItem, GateOutcome, gate_days, quarantine_dataset
+from market.ingest_report import IngestReport
 from market.instruments import get_instrument
 from market.lake import Lake, bars_dataset
 from market.schemas import BOOK_SNAPSHOT_SCHEMA, TRADE_SCHEMA, coerce
 from quantumtrader.config import Settings
-from quantumtrader.errors import DataValidationError, InputError, QTError, SchemaError
+from quantumtrader.errors import InputError, QTError, SchemaError
 from quantumtrader.logging import get_logger
 
 log = get_logger("market.ingest")
@@ -52,96 +52,6 @@ OnDay = Callable[[GateOutcome], None]
 # The session day of rows from a stream in which no row has a timestamp (the Unix epoch: visibly not a
 # trading day). They are quarantined under this date with rule ``ts_not_null``.
 UNDATED_DAY = date(1970, 1, 1)
-
-
-@dataclass
-class IngestReport:
-    """Everything one ingest did. ``seen`` maps (dataset, day) -> passed for days touched by the run."""
-
-    symbol: str
-    lake_root: Path
-    trades: list[GateOutcome] = field(default_factory=list)
-    book: list[GateOutcome] = field(default_factory=list)
-    bars: list[GateOutcome] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    seen: dict[tuple[str, date], bool] = field(default_factory=dict)
-    seconds: float = 0.0
-    # per trades day: (rows new to the lake, rows dropped as duplicates) over the run's files; only
-    # days that already held data are listed (a first ingest of a day is not an append)
-    appended: dict[date, tuple[int, int]] = field(default_factory=dict)
-
-    def add_appended(self, day: date, a: Appended) -> None:
-        new, dups = self.appended.get(day, (0, 0))
-        if a.merged or day in self.appended:
-            self.appended[day] = (new + a.new, dups + a.duplicates)
-
-    def add(self, outcome: GateOutcome) -> None:
-        kind = outcome.dataset.split("/", 1)[0]
-        bucket = {"trades": self.trades, "book": self.book, "bars": self.bars}[kind]
-        # a merged (reappearing) day replaces its earlier outcome
-        bucket[:] = [o for o in bucket if not (o.dataset == outcome.dataset and o.day == outcome.day)]
-        bucket.append(outcome)
-        self.seen[(outcome.dataset, outcome.day)] = outcome.passed
-
-    def extend(self, other: IngestReport) -> None:
-        for o in [*other.book, *other.trades, *other.bars]:
-            self.add(o)
-        self.files += other.files
-        self.seconds += other.seconds
-        for day, (new, dups) in other.appended.items():
-            n0, d0 = self.appended.get(day, (0, 0))
-            self.appended[day] = (n0 + new, d0 + dups)
-
-    def append_lines(self, limit: int = 20) -> list[str]:
-        """``2026-01-05: appended 1,200 new trades (800 duplicates)`` for the days that already held data."""
-        lines = [f"{day}: appended {new:,} new trades ({dups:,} duplicates)"
-                 for day, (new, dups) in sorted(self.appended.items())]
-        if len(lines) > limit:
-            lines = [*lines[:limit], f"... and {len(lines) - limit} more appended days"]
-        return lines
-
-    @property
-    def days(self) -> list[date]:
-        return sorted(o.day for o in self.trades if o.passed)
-
-    @property
-    def trades_read(self) -> int:
-        return sum(o.rows for o in self.trades)
-
-    @property
-    def trades_written(self) -> int:
-        return sum(o.written_rows for o in self.trades)
-
-    @property
-    def quarantined(self) -> int:
-        return sum(o.bad_rows for o in [*self.trades, *self.book, *self.bars])
-
-    @property
-    def failures(self) -> list[GateOutcome]:
-        return [o for o in [*self.book, *self.trades, *self.bars] if not o.passed]
-
-    def raise_for_failures(self) -> None:
-        """Raise :class:`DataValidationError` when any day crossed the bad-share threshold."""
-        failures = self.failures
-        if failures:
-            lines = "\n".join(f"  - {o.failure_message()}" for o in failures)
-            raise DataValidationError(f"{len(failures)} day(s) rejected by validation gates:\n{lines}")
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "sessions": len(self.days),
-            "trades_read": self.trades_read,
-            "trades_written": self.trades_written,
-            "quarantined_rows": self.quarantined,
-            "book_snapshots": sum(o.written_rows for o in self.book),
-            "bars": sum(o.written_rows for o in self.bars),
-            "rejected_days": [f"{o.dataset} {o.day}" for o in self.failures],
-            "appended_trades": sum(n for n, _ in self.appended.values()),
-            "duplicate_trades": sum(d for _, d in self.appended.values()),
-            "lake_root": str(self.lake_root),
-            "seconds": round(self.seconds, 3),
-        }
 
 
 # ---- splitting a chronological stream into session days ----------------------------------------
@@ -426,8 +336,11 @@ def ingest_file(
         for day, frame in split_days(chunks, run.tz):
             run.book_day(day, frame, source=str(path))
     else:
+        from expectations.runner import warm_up
         from market.brokers import BrokerRegistry
         from market.loaders import iter_trades
+
+        warm_up("trades", "bars")  # the GE import overlaps with reading the file
 
         brokers = BrokerRegistry.for_lake(settings.lake_root)
         raw = iter_trades(path, symbol=symbol, fmt=fmt, brokers=brokers, chunk_rows=chunk_rows)

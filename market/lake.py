@@ -89,7 +89,8 @@ class Lake:
         base = self.root / "trades" / f"symbol={symbol}"
         if not base.exists():
             return []
-        return sorted(date.fromisoformat(p.parent.name.removeprefix("date=")) for p in base.glob(f"date=*/{INCOMPLETE}"))
+        marks = base.glob(f"date=*/{INCOMPLETE}")
+        return sorted(date.fromisoformat(p.parent.name.removeprefix("date=")) for p in marks)
 
     def delete_day(self, dataset: str, symbol: str, day: date) -> None:
         self.day_path(dataset, symbol, day).unlink(missing_ok=True)

@@ -26,6 +26,7 @@ import pandas as pd
 
 SUITES_DIR = Path(__file__).resolve().parent
 _LOCK = threading.Lock()
+_WARMING: list[threading.Thread] = []
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class SuiteResult:
     row_reasons: pd.Series
     table_failures: tuple[str, ...]
     outcomes: tuple[ExpectationOutcome, ...]
+    # positions of each outcome's unexpected rows (None for table-level or successful expectations)
+    outcome_rows: tuple[np.ndarray | None, ...] = ()
 
     @property
     def n_bad_rows(self) -> int:
@@ -72,6 +75,32 @@ class SuiteResult:
             for rule in str(rules).split(";"):
                 counts[rule] = counts.get(rule, 0) + int(n)
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def rows_slice(self, start: int, stop: int) -> SuiteResult:
+        """The result restricted to rows ``start..stop-1`` of the validated frame, re-numbered from 0.
+
+        Used when one GE validation covered several days (one frame per batch): each day's result is
+        the batch's result on that day's rows (per-expectation unexpected counts included).
+        """
+        idx = self.row_rules.index.to_numpy()
+        lo, hi = np.searchsorted(idx, [start, stop])
+        rules = self.row_rules.iloc[lo:hi]
+        reasons = self.row_reasons.iloc[lo:hi]
+        rules.index = rules.index - start
+        reasons.index = reasons.index - start
+        outcomes: list[ExpectationOutcome] = []
+        rows: list[np.ndarray | None] = []
+        for o, r in zip(self.outcomes, self.outcome_rows or (None,) * len(self.outcomes), strict=True):
+            if r is None:
+                outcomes.append(o)
+                rows.append(None)
+                continue
+            mine = r[(r >= start) & (r < stop)] - start
+            outcomes.append(ExpectationOutcome(o.rule, o.expectation, o.column, len(mine) == 0, len(mine),
+                                               o.reason, o.error))
+            rows.append(mine)
+        return SuiteResult(self.suite, stop - start, rules, reasons, self.table_failures, tuple(outcomes),
+                           tuple(rows))
 
     def table_failure_message(self) -> str:
         parts = []
@@ -96,6 +125,12 @@ class SuiteResult:
             "rule_counts": self.rule_counts(),
             "expectations": [o.__dict__ for o in self.outcomes],
         }
+
+
+# COMPLETE lists every unexpected row's position; the values themselves (lists and counters of
+# Python objects, the slow part for big batches) are not needed.
+_COMPLETE = {"result_format": "COMPLETE", "partial_unexpected_count": 0, "exclude_unexpected_values": True,
+             "include_unexpected_rows": False}
 
 
 def suite_path(name: str) -> Path:
@@ -128,12 +163,38 @@ def _suite(name: str) -> Any:
     return ExpectationSuite(**json.loads(load_suite_json(name)))
 
 
+def warm_up(*suites: str) -> None:
+    """Import GE, build the context and load ``suites`` in a background thread.
+
+    The GE import is seconds of the ingest's wall time; started before the input is read, it runs
+    while pyarrow parses (which releases the GIL). :func:`run_suite` waits for it.
+    """
+    if _WARMING or _batch_definition.cache_info().currsize:
+        return
+
+    def warm() -> None:
+        _batch_definition()
+        for name in suites:
+            _suite(name)
+
+    thread = threading.Thread(target=warm, name="ge-warm-up", daemon=True)
+    _WARMING.append(thread)
+    thread.start()
+
+
+def _wait_for_warm_up() -> None:
+    while _WARMING:
+        _WARMING[0].join()
+        _WARMING.pop(0)
+
+
 def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
     """Validate ``df`` with suite ``name``; return per-row failures and table-level failures.
 
     The frame's index is ignored: rows are identified by position. Derived columns the suite expects
     must already be present.
     """
+    _wait_for_warm_up()
     frame = df.reset_index(drop=True)
     suite = _suite(name)
     with _LOCK:  # the shared context is not meant for concurrent validations
@@ -142,11 +203,12 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
         # one pays for COMPLETE, which lists the unexpected rows.
         result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
         if not result.success:
-            result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+            result = batch.validate(suite, result_format=_COMPLETE)
 
     per_rule_rows: dict[str, list[np.ndarray]] = {}
     per_reason_rows: dict[str, list[np.ndarray]] = {}
     outcomes: list[ExpectationOutcome] = []
+    outcome_rows: list[np.ndarray | None] = []
     table_failures: list[str] = []
     for r in result.results:
         cfg = r.expectation_config
@@ -163,10 +225,12 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
         outcomes.append(
             ExpectationOutcome(rule, cfg.type, column, bool(r.success), count, str(meta.get("reason", "")), error)
         )
+        outcome_rows.append(None)
         if r.success:
             continue
         if error is None and index_list is not None:
             rows = np.asarray(index_list, dtype=np.int64)
+            outcome_rows[-1] = rows
             per_rule_rows.setdefault(rule, []).append(rows)
             per_reason_rows.setdefault(str(meta.get("reason", rule)), []).append(rows)
         elif rule not in table_failures:
@@ -179,17 +243,25 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
         row_reasons=_join(per_reason_rows, "; "),
         table_failures=tuple(table_failures),
         outcomes=tuple(outcomes),
+        outcome_rows=tuple(outcome_rows),
     )
 
 
 def _join(per_label_rows: dict[str, list[np.ndarray]], sep: str) -> pd.Series:
-    """Row position -> its labels (sorted, unique) joined with ``sep``, for every failing row."""
+    """Row position -> its labels (sorted, unique) joined with ``sep``, for every failing row.
+
+    Vectorised: each label is one bit of a per-row mask; only the distinct masks (a handful) are
+    turned into strings, so the cost is a few numpy passes over the failing rows.
+    """
     if not per_label_rows:
         return pd.Series([], dtype=object, index=pd.Index([], dtype=np.int64))
-    pieces = [
-        pd.Series(label, index=np.unique(np.concatenate(rows)), dtype=object)
-        for label, rows in sorted(per_label_rows.items())
-    ]
-    long = pd.concat(pieces)
-    joined = long.groupby(level=0, sort=True).agg(sep.join)
-    return joined.astype(object)
+    labels = sorted(per_label_rows)
+    rows = [np.unique(np.concatenate(per_label_rows[label])) for label in labels]
+    positions = np.unique(np.concatenate(rows))
+    masks = np.zeros(len(positions), dtype=object if len(labels) > 62 else np.int64)
+    for bit, r in enumerate(rows):
+        masks[np.searchsorted(positions, r)] |= 1 << bit
+    distinct, inverse = np.unique(masks, return_inverse=True)
+    text = np.array([sep.join(label for bit, label in enumerate(labels) if int(m) >> bit & 1) for m in distinct],
+                    dtype=object)
+    return pd.Series(text[inverse.reshape(-1)], index=pd.Index(positions, dtype=np.int64), dtype=object)

@@ -80,7 +80,7 @@ def _trades_arrays(trades: pd.DataFrame) -> dict[str, np.ndarray]:
     missing = [c for c in _TRADE_COLUMNS if c not in trades.columns]
     if missing:
         raise SchemaError(f"trades: missing columns {missing}")
-    ts = pd.DatetimeIndex(pd.to_datetime(trades["ts"], utc=True)).asi8
+    ts = pd.DatetimeIndex(pd.to_datetime(trades["ts"], utc=True, cache=False)).asi8
     out = {
         "ts": ts,
         "price": trades["price"].to_numpy(np.float64),
@@ -179,7 +179,7 @@ def _book_at(book: pd.DataFrame | None, close_ns: np.ndarray) -> dict[str, np.nd
     missing = [c for c in ("ts", *BOOK_COLUMNS) if c not in book.columns]
     if missing:
         raise SchemaError(f"book snapshots: missing columns {missing}")
-    bts = pd.DatetimeIndex(pd.to_datetime(book["ts"], utc=True)).asi8
+    bts = pd.DatetimeIndex(pd.to_datetime(book["ts"], utc=True, cache=False)).asi8
     order = np.argsort(bts, kind="stable")
     idx = np.searchsorted(bts[order], close_ns, side="right") - 1
     has = idx >= 0
@@ -283,9 +283,9 @@ def build_bars(
     cols: dict[str, object] = {
         "symbol": np.full(n_bars, symbol, dtype=object),
         "session": day_labels[bar_sess],
-        "open_ts": pd.to_datetime(open_ns, utc=True),
-        "session_open_ts": pd.to_datetime(sess.open_ns[bar_sess], utc=True),
-        "session_close_ts": pd.to_datetime(sess.close_ns[bar_sess], utc=True),
+        "open_ts": pd.to_datetime(open_ns, utc=True, cache=False),
+        "session_open_ts": pd.to_datetime(sess.open_ns[bar_sess], utc=True, cache=False),
+        "session_close_ts": pd.to_datetime(sess.close_ns[bar_sess], utc=True, cache=False),
         "duration_s": (close_ns - open_ns) / _NS,
         "open": open_,
         "high": high,
@@ -310,7 +310,7 @@ def build_bars(
     }
     cols.update(_broker_lists(bi, t, n_bars))
     cols.update(_book_at(book, close_ns))
-    out = pd.DataFrame(cols, index=pd.DatetimeIndex(pd.to_datetime(close_ns, utc=True), name="close_ts"))
+    out = pd.DataFrame(cols, index=pd.DatetimeIndex(pd.to_datetime(close_ns, utc=True, cache=False), name="close_ts"))
     out = out[list(BAR_SCHEMA)]
     out.attrs["n_outside_session"] = n_outside
     return out

@@ -97,6 +97,9 @@ def ingest(
         "none", "--side-rule", help="none: a file without a side column has unknown sides (trade type 32); tick: "
         "infer them by the tick rule (recorded in the day's _source.json)."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace the days the file covers instead of appending to them (merge, de-duplicated)."
+    ),
 ) -> None:
     """Load, validate (Great Expectations gates), write the lake day by day, then build bars."""
     from rich.console import Console
@@ -131,7 +134,7 @@ def ingest(
         for kind, file in plan:
             progress.update(bar, description=f"{kind} {file.name}")
             report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
-                                      on_day=on_day, options=options))
+                                      on_day=on_day, options=options, replace=replace))
             progress.advance(bar)
     s = report.summary()
     table = Table(title=f"ingested {symbol} from {path}", show_header=False)
@@ -146,4 +149,6 @@ def ingest(
     for note in dict.fromkeys(report.notes):  # also logged as warnings
         table.add_row("[yellow]warning[/yellow]", f"[yellow]{escape(note)}[/yellow]")
     console.print(table)
+    for line in report.append_lines():
+        console.print(line)
     report.raise_for_failures()

@@ -13,10 +13,11 @@ row-wise conditions; ordering within the session, repeats and session hours need
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from market.instruments import get_instrument
 from market.lake import VALIDATION, Lake
 from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
 from quantumtrader.errors import SchemaError
+
+if TYPE_CHECKING:
+    from expectations.runner import SuiteResult
 from quantumtrader.logging import get_logger
 
 log = get_logger("market.gates")
@@ -176,6 +180,15 @@ def suite_of(dataset: str) -> str:
     return dataset.split("/", 1)[0]
 
 
+@dataclass
+class DayBatchItem:
+    """One day handed to :func:`gate_days`: its rows and the rows already quarantined for it."""
+
+    day: date
+    frame: pd.DataFrame
+    prior_quarantine: pd.DataFrame | None = None
+
+
 def gate_day(
     lake: Lake,
     dataset: str,
@@ -190,16 +203,64 @@ def gate_day(
 ) -> tuple[GateOutcome, pd.DataFrame]:
     """Validate one day, quarantine failing rows, and write the day when the bad share allows it.
 
-    ``prior_quarantine`` holds rows of the same day already quarantined by this run (a day that
-    reappears is merged): they count in the bad share and stay in the quarantine file. Returns the
-    outcome and the good rows (empty when the day failed the threshold).
+    ``prior_quarantine`` holds rows of the same day already quarantined (a day that reappears or is
+    appended to): they count in the bad share and stay in the quarantine file. Returns the outcome
+    and the good rows (empty when the day failed the threshold).
+    """
+    return gate_days(lake, dataset, symbol, [DayBatchItem(day, frame, prior_quarantine)],
+                     max_bad_share=max_bad_share, index=index, source=source)[0]
+
+
+def gate_days(
+    lake: Lake,
+    dataset: str,
+    symbol: str,
+    items: list[DayBatchItem],
+    *,
+    max_bad_share: float,
+    index: bool = False,
+    source: str | None = None,
+    before_write: Callable[[date], None] | None = None,
+) -> list[tuple[GateOutcome, pd.DataFrame]]:
+    """:func:`gate_day` for several days with ONE Great Expectations validation.
+
+    The derived check columns are computed per day (session bounds, ordering and repeats are per
+    day), the days are stacked and validated together, and the result is split back per day
+    (:meth:`SuiteResult.rows_slice`): the per-validation fixed cost of GE is paid once per batch.
+    ``before_write(day)`` runs before anything of that day is written (the ingest marks the day
+    incomplete there). Quarantine is written before the data so that a crash never loses a bad row.
     """
     from expectations.runner import run_suite
 
     suite = suite_of(dataset)
-    result = run_suite(suite, CHECKS[suite](frame, day, symbol))
-    if result.table_failures:
-        raise SchemaError(f"{dataset} {symbol} {day}: {result.table_failure_message()}")
+    if not items:
+        return []
+    checked = [CHECKS[suite](item.frame, item.day, symbol) for item in items]
+    stacked = checked[0] if len(checked) == 1 else pd.concat(checked, ignore_index=True)
+    batch = run_suite(suite, stacked)
+    del stacked, checked
+    if batch.table_failures:
+        days = ", ".join(str(i.day) for i in items)
+        raise SchemaError(f"{dataset} {symbol} {days}: {batch.table_failure_message()}")
+    out = []
+    offset = 0
+    for item in items:
+        n = len(item.frame)
+        result = batch if len(items) == 1 else batch.rows_slice(offset, offset + n)
+        offset += n
+        if before_write is not None:
+            before_write(item.day)
+        out.append(_finish_day(lake, dataset, symbol, item, result, max_bad_share=max_bad_share, index=index,
+                               source=source, batch_days=len(items)))
+    return out
+
+
+def _finish_day(
+    lake: Lake, dataset: str, symbol: str, item: DayBatchItem, result: SuiteResult, *, max_bad_share: float,
+    index: bool, source: str | None, batch_days: int,
+) -> tuple[GateOutcome, pd.DataFrame]:
+    """Quarantine, threshold and writes of one day given its (sliced) suite result."""
+    day, frame, prior_quarantine = item.day, item.frame, item.prior_quarantine
 
     positions = result.row_rules.index.to_numpy()
     bad = np.zeros(len(frame), dtype=bool)
@@ -211,9 +272,9 @@ def gate_day(
     rule_counts = result.rule_counts()
     if prior_quarantine is not None and len(prior_quarantine):
         quarantine = pd.concat([prior_quarantine, quarantine], ignore_index=True)
-        for rules in prior_quarantine["rule"]:
+        for rules, n in prior_quarantine["rule"].astype(str).value_counts().items():
             for rule in str(rules).split(";"):
-                rule_counts[rule] = rule_counts.get(rule, 0) + 1
+                rule_counts[rule] = rule_counts.get(rule, 0) + int(n)
         rule_counts = dict(sorted(rule_counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
     total = len(frame) + (0 if prior_quarantine is None else len(prior_quarantine))
@@ -244,6 +305,7 @@ def gate_day(
         "passed": passed,
         "rule_counts": rule_counts,
         "quarantine": str(q_path) if q_path else None,
+        "validated_with_days": batch_days,
     }
     good = frame.iloc[~bad] if n_bad else frame
     data_path: Path | None = None

@@ -7,12 +7,17 @@ Plain functions (the Prefect flow, the CLI and the demo call them):
 - :func:`ingest_frames` — in-memory trades and book of the simulator;
 - :func:`plan_files` / :func:`ingest_file` — the per-file steps the flow runs as tasks.
 
-Per session day (the ``America/Sao_Paulo`` date of each trade): validate with the ``trades`` suite
--> quarantine failing rows -> atomically replace ``trades/symbol=S/date=D`` -> ``_validation.json``
-beside it -> build bars (``market.bars.build_bars``, book from the ``book`` dataset when present)
--> gate them with the ``bars`` suite -> write ``bars/<spec>``. Input is expected in time order; only
-one day is buffered. A day that reappears within the same run is merged with what the run already
-wrote for it; a day from an earlier run is replaced, so re-ingesting never duplicates rows.
+Per session day (the ``America/Sao_Paulo`` date of each trade): merge with what the lake holds
+for the day (``market.append``: de-duplicated, sorted by time; ``replace=True`` / ``--replace``
+replaces the day instead) -> validate with the ``trades`` suite -> quarantine failing rows ->
+atomically rewrite ``trades/symbol=S/date=D`` -> ``_validation.json`` beside it -> rebuild bars
+from the day's trades (``market.bars.build_bars``, book from the ``book`` dataset when present) ->
+gate them with the ``bars`` suite -> write ``bars/<spec>``. Re-ingesting a file changes nothing.
+
+Days are validated in batches of about :data:`BATCH_ROWS` rows (one Great Expectations run per
+batch, split back per day), so only a batch of days is buffered. Each day is marked incomplete
+(``Lake.mark_incomplete``) before its first write and cleared after its bars; a run repairs the
+days a killed run left marked before doing anything else.
 
 A day whose bad share crosses ``settings.market.validation.max_bad_share`` is not written (only its
 quarantine and result are); the run carries on with the other days and then raises
@@ -23,7 +28,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,13 +35,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from market.append import Appended, merge_day, new_rows, pause_point
 from market.calendar import session_days
-from market.gates import GateOutcome, gate_day, quarantine_dataset
+from market.gates import DayBatchItem, GateOutcome, gate_days, quarantine_dataset
+from market.ingest_report import IngestReport
 from market.instruments import canonical_symbol
 from market.lake import Lake, bars_dataset
 from market.schemas import BOOK_SNAPSHOT_SCHEMA, TRADE_SCHEMA, coerce
 from quantumtrader.config import Settings
-from quantumtrader.errors import DataValidationError, InputError, QTError, SchemaError
+from quantumtrader.errors import InputError, QTError, SchemaError
 from quantumtrader.logging import get_logger
 
 if TYPE_CHECKING:
@@ -50,88 +56,6 @@ OnDay = Callable[[GateOutcome], None]
 # The session day of rows from a stream in which no row has a timestamp (the Unix epoch: visibly not a
 # trading day). They are quarantined under this date with rule ``ts_not_null``.
 UNDATED_DAY = date(1970, 1, 1)
-
-
-@dataclass
-class IngestReport:
-    """Everything one ingest did. ``seen`` maps (dataset, day) -> passed for days touched by the run."""
-
-    symbol: str
-    lake_root: Path
-    trades: list[GateOutcome] = field(default_factory=list)
-    book: list[GateOutcome] = field(default_factory=list)
-    bars: list[GateOutcome] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    seen: dict[tuple[str, date], bool] = field(default_factory=dict)
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)  # warnings for the user (e.g. an assumed time zone)
-
-    def add(self, outcome: GateOutcome) -> None:
-        kind = outcome.dataset.split("/", 1)[0]
-        bucket = {"trades": self.trades, "book": self.book, "bars": self.bars}[kind]
-        # a merged (reappearing) day replaces its earlier outcome
-        bucket[:] = [o for o in bucket if not (o.dataset == outcome.dataset and o.day == outcome.day)]
-        bucket.append(outcome)
-        self.seen[(outcome.dataset, outcome.day)] = outcome.passed
-
-    def extend(self, other: IngestReport) -> None:
-        for o in [*other.book, *other.trades, *other.bars]:
-            self.add(o)
-        self.files += other.files
-        self.seconds += other.seconds
-        self.notes += other.notes
-
-    @property
-    def days(self) -> list[date]:
-        """Session days written by the run (stray prints of non-trading days are no session)."""
-        return sorted(o.day for o in self.trades if o.passed and o.written_rows)
-
-    @property
-    def trades_read(self) -> int:
-        return sum(o.rows for o in self.trades)
-
-    @property
-    def trades_written(self) -> int:
-        return sum(o.written_rows for o in self.trades)
-
-    @property
-    def quarantined(self) -> int:
-        return sum(o.bad_rows for o in [*self.trades, *self.book, *self.bars])
-
-    @property
-    def failures(self) -> list[GateOutcome]:
-        return [o for o in [*self.book, *self.trades, *self.bars] if not o.passed]
-
-    def raise_for_failures(self) -> None:
-        """Raise :class:`DataValidationError` when any day crossed the bad-share threshold."""
-        failures = self.failures
-        if failures:
-            lines = "\n".join(f"  - {o.failure_message()}" for o in failures)
-            raise DataValidationError(f"{len(failures)} day(s) rejected by validation gates:\n{lines}")
-        stray = [o for o in self.trades if o.stray_day]
-        n_stray, total = sum(o.bad_rows for o in stray), self.trades_read
-        limit = min((o.max_bad_share for o in self.trades), default=1.0)
-        if total and n_stray / total > limit:
-            days = ", ".join(str(o.day) for o in stray[:5])
-            raise DataValidationError(
-                f"{n_stray} of {total} trades ({n_stray / total:.2%}) fall on days that are no session of "
-                f"the calendar ({days}{', ...' if len(stray) > 5 else ''}), above max_bad_share {limit:.2%}: "
-                f"check the file's time zone (--tz) and the instrument's calendar; quarantine: "
-                f"{stray[0].quarantine_path}")
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "sessions": len(self.days),
-            "trades_read": self.trades_read,
-            "trades_written": self.trades_written,
-            "quarantined_rows": self.quarantined,
-            "book_snapshots": sum(o.written_rows for o in self.book),
-            "bars": sum(o.written_rows for o in self.bars),
-            "rejected_days": [f"{o.dataset} {o.day}" for o in self.failures],
-            "lake_root": str(self.lake_root),
-            "seconds": round(self.seconds, 3),
-        }
 
 
 # ---- splitting a chronological stream into session days ----------------------------------------
@@ -188,58 +112,134 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 # ---- one run ------------------------------------------------------------------------------------
+BATCH_ROWS = 500_000  # trades days validated by one GE run (bounds the memory; amortises GE's fixed cost)
+
+
 class _Run:
-    """Gates and writes days of one symbol, remembering what this run already wrote."""
+    """Gates and writes days of one symbol: appends to (or replaces) what the lake holds."""
 
     def __init__(self, settings: Settings, symbol: str, seen: dict[tuple[str, date], bool] | None,
-                 on_day: OnDay | None) -> None:
+                 on_day: OnDay | None, *, replace: bool = False) -> None:
         self.settings = settings
         self.symbol = symbol = canonical_symbol(symbol)
         self.lake = Lake(settings.lake_root)
         self.report = IngestReport(symbol=symbol, lake_root=settings.lake_root, seen=dict(seen or {}))
         self.on_day = on_day
+        self.replace = replace
         self.book_cache: dict[date, pd.DataFrame] = {}
+        self.pending: list[tuple[date, pd.DataFrame]] = []
+        self.pending_rows = 0
+        self.source: str | None = None
+        self.max_bad = settings.market.validation.max_bad_share
+        self._repair()
 
-    def _gate(self, dataset: str, day: date, frame: pd.DataFrame, *, index: bool = False,
-              source: str | None = None) -> tuple[GateOutcome, pd.DataFrame]:
-        prior = self.report.seen.get((dataset, day))
-        prior_quarantine = None
-        if prior is not None:  # the day reappears in this run: merge with what the run wrote
-            if prior and self.lake.day_path(dataset, self.symbol, day).exists():
-                frame = pd.concat([self.lake.read_day(dataset, self.symbol, day), frame], ignore_index=True)
-            q = quarantine_dataset(dataset)
-            if self.lake.day_path(q, self.symbol, day).exists():
-                prior_quarantine = self.lake.read_day(q, self.symbol, day)
-        outcome, good = gate_day(
-            self.lake, dataset, self.symbol, day, frame,
-            max_bad_share=self.settings.market.validation.max_bad_share,
-            prior_quarantine=prior_quarantine, index=index, source=source,
-        )
+    def _record(self, outcome: GateOutcome) -> None:
         self.report.add(outcome)
         if self.on_day is not None:
             self.on_day(outcome)
-        return outcome, good
+
+    def _prior(self, dataset: str, day: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """(stored good rows, stored quarantine) of a day; (None, None) when replacing it."""
+        if self.replace and (dataset, day) not in self.report.seen:
+            return None, None
+        path, q = self.lake.day_path(dataset, self.symbol, day), quarantine_dataset(dataset)
+        stored = self.lake.read_day(dataset, self.symbol, day) if path.exists() else None
+        quarantined = (self.lake.read_day(q, self.symbol, day)
+                       if self.lake.day_path(q, self.symbol, day).exists() else None)
+        return stored, quarantined
 
     def book_day(self, day: date, frame: pd.DataFrame, source: str | None = None) -> None:
-        outcome, good = self._gate("book", day, frame, source=source)
+        stored, quarantined = self._prior("book", day)
+        if stored is not None:
+            fresh = frame[~np.isin(pd.util.hash_pandas_object(frame, index=False).to_numpy(),
+                                   pd.util.hash_pandas_object(stored[list(frame.columns)], index=False).to_numpy())]
+            frame = merge_day(stored, fresh)
+        (outcome, good), = gate_days(self.lake, "book", self.symbol, [DayBatchItem(day, frame, quarantined)],
+                                     max_bad_share=self.max_bad, source=source)
+        self._record(outcome)
         if outcome.passed:
-            self.book_cache = {day: good}
+            self.book_cache[day] = good
 
     def trades_day(self, day: date, frame: pd.DataFrame, source: str | None = None) -> None:
-        outcome, good = self._gate("trades", day, frame, source=source)
-        if outcome.passed and len(good):
-            self._bars(day, good.reset_index(drop=True), source)
+        """Queue one day; days are gated in batches of about :data:`BATCH_ROWS` rows."""
+        self.source = source
+        if any(d == day for d, _ in self.pending):
+            self.flush()
+        self.pending.append((day, frame))
+        self.pending_rows += len(frame)
+        if self.pending_rows >= BATCH_ROWS:
+            self.flush()
 
-    def _bars(self, day: date, trades: pd.DataFrame, source: str | None) -> None:
+    def flush(self) -> None:
+        """Merge, gate and write the queued days, then their bars; mark each day incomplete meanwhile."""
+        if not self.pending:
+            return
+        pending, self.pending, self.pending_rows = self.pending, [], 0
+        items, appended = [], {}
+        for day, frame in pending:
+            stored, quarantined = self._prior("trades", day)
+            fresh, dups = new_rows(frame, stored, quarantined)
+            items.append(DayBatchItem(day, merge_day(stored, fresh), quarantined))
+            appended[day] = Appended(len(fresh), dups, stored is not None or quarantined is not None)
+        marker = {"source": self.source, "started": time.time()}
+
+        def mark(day: date) -> None:
+            self.lake.mark_incomplete(self.symbol, day, marker)
+            pause_point("after_mark")
+
+        results = gate_days(self.lake, "trades", self.symbol, items, max_bad_share=self.max_bad,
+                            source=self.source, before_write=mark)
+        pause_point("after_trades")
+        for (outcome, _), item in zip(results, items, strict=True):
+            self._record(outcome)
+            self.report.add_appended(item.day, appended[item.day])
+        self._bars([(o.day, good.reset_index(drop=True)) for o, good in results if o.passed])
+        pause_point("after_bars")
+        for o, _ in results:
+            self.lake.clear_incomplete(self.symbol, o.day)
+
+    def _bars(self, days: list[tuple[date, pd.DataFrame]]) -> None:
+        """Rebuild and gate the bars of ``days`` from their whole (merged) trades, in one GE run."""
         from market.bars import build_bars
 
         cfg = self.settings.market.bars
-        book = self.book_cache.get(day)
-        if book is None and self.lake.day_path("book", self.symbol, day).exists():
-            book = self.lake.read_day("book", self.symbol, day)
-        bars = build_bars(trades, book, spec=cfg.spec, symbol=self.symbol, large_trade_qty=cfg.large_trade_qty)
-        self.report.seen.pop((bars_dataset(cfg.spec), day), None)  # bars are rebuilt from the whole day
-        self._gate(bars_dataset(cfg.spec), day, bars, index=True, source=source)
+        dataset = bars_dataset(cfg.spec)
+        items = []
+        for day, trades in days:
+            if not len(trades):
+                self.lake.delete_day(dataset, self.symbol, day)
+                continue
+            book = self.book_cache.get(day)
+            if book is None and self.lake.day_path("book", self.symbol, day).exists():
+                book = self.lake.read_day("book", self.symbol, day)
+            bars = build_bars(trades, book, spec=cfg.spec, symbol=self.symbol, large_trade_qty=cfg.large_trade_qty)
+            items.append(DayBatchItem(day, bars, None))
+        for outcome, _ in gate_days(self.lake, dataset, self.symbol, items, max_bad_share=self.max_bad, index=True,
+                                    source=self.source):
+            if not outcome.passed:  # no bars rather than bars of the previous trades
+                self.lake.delete_day(dataset, self.symbol, outcome.day)
+            self._record(outcome)
+
+    def _repair(self) -> None:
+        """Finish the days an interrupted run left marked incomplete (their trades are the truth)."""
+        days = self.lake.incomplete_days(self.symbol)
+        if not days:
+            return
+        log.warning("repairing interrupted days", data={"symbol": self.symbol, "days": [d.isoformat() for d in days]})
+        real_report, real_replace, real_on_day = self.report, self.replace, self.on_day
+        self.report = IngestReport(symbol=self.symbol, lake_root=self.settings.lake_root)
+        self.replace, self.on_day = False, None
+        try:
+            for day in days:
+                if self.lake.day_path("trades", self.symbol, day).exists():
+                    self.trades_day(day, pd.DataFrame({c: pd.Series(dtype=t) for c, t in TRADE_SCHEMA.items()}),
+                                    source="repair")
+                else:
+                    self.lake.delete_day(bars_dataset(self.settings.market.bars.spec), self.symbol, day)
+                    self.lake.clear_incomplete(self.symbol, day)
+            self.flush()
+        finally:
+            self.report, self.replace, self.on_day = real_report, real_replace, real_on_day
 
 
 def _conform(df: pd.DataFrame, schema: dict[str, str], what: str) -> pd.DataFrame:
@@ -323,16 +323,19 @@ def ingest_file(
     on_day: OnDay | None = None,
     chunk_rows: int = 250_000,
     options: LoaderOptions | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Ingest one trades or book file. Never raises for rejected days: see ``report.failures``.
 
     ``options`` (trades only): ``--tz``, ``--column-map``, ``--side-rule`` (see
     :class:`market.loaders.options.LoaderOptions`); each written trades day gets ``_source.json``.
+    Days the lake already holds are appended to (merged, de-duplicated); ``replace=True`` replaces
+    them instead (a day seen earlier in the same run, i.e. in ``seen``, is still merged).
     """
     t0 = time.perf_counter()
     symbol = canonical_symbol(symbol)
     path = Path(path)
-    run = _Run(settings, symbol, seen, on_day)
+    run = _Run(settings, symbol, seen, on_day, replace=replace)
     counter = [0]
     if kind == "book":
         chunks = _coerced(_guarded(_iter_book_file(path, chunk_rows), path, counter), BOOK_SNAPSHOT_SCHEMA,
@@ -340,16 +343,23 @@ def ingest_file(
         for day, frame in split_days(chunks, run.symbol):
             run.book_day(day, frame, source=str(path))
     else:
+        from expectations.runner import warm_up
         from market.brokers import BrokerRegistry
         from market.loaders.source import SourceFile
+
+        warm_up("trades", "bars")  # the GE import overlaps with reading the file
 
         brokers = BrokerRegistry.for_lake(settings.lake_root)
         src = SourceFile(path, symbol=symbol, fmt=fmt, options=options,
                          earlier_days=[d for (ds, d) in run.report.seen if ds == "trades"])
         raw = src.trades(brokers=brokers, chunk_rows=chunk_rows)
         chunks = _coerced(_guarded(raw, path, counter), TRADE_SCHEMA, f"trades file {path}")
+        days: list[date] = []
         for day, frame in split_days(chunks, run.symbol):
             run.trades_day(day, src.prepare_day(day, frame), source=str(path))
+            days.append(day)
+        run.flush()
+        for day in days:
             if run.report.seen.get(("trades", day)):
                 src.write_record(run.lake, day)
         brokers.save()
@@ -371,13 +381,14 @@ def ingest_path(
     on_day: OnDay | None = None,
     check: bool = True,
     options: LoaderOptions | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Ingest a file or folder into the lake (see the module docstring); raise on rejected days."""
     symbol = canonical_symbol(symbol)
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
     for kind, file in plan_files(path, symbol):
         report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
-                                  on_day=on_day, options=options))
+                                  on_day=on_day, options=options, replace=replace))
     if check:
         report.raise_for_failures()
     return report
@@ -392,21 +403,21 @@ def ingest_frames(
     seen: dict[tuple[str, date], bool] | None = None,
     on_day: OnDay | None = None,
     check: bool = True,
+    replace: bool = False,
 ) -> IngestReport:
-    """Ingest in-memory trades (and book snapshots) such as one simulated session."""
+    """Ingest in-memory trades (and book snapshots) such as one simulated session (appended, or
+    replacing the days with ``replace=True``, like :func:`ingest_file`)."""
     t0 = time.perf_counter()
-    run = _Run(settings, symbol, seen, on_day)
+    run = _Run(settings, symbol, seen, on_day, replace=replace)
     if trades.empty:
         raise SchemaError("trades frame: rule 'non_empty': no rows")
     trades = _conform(trades, TRADE_SCHEMA, "trades frame")
-    books: dict[date, pd.DataFrame] = {}
     if book is not None and not book.empty:
         for day, frame in split_days([_conform(book, BOOK_SNAPSHOT_SCHEMA, "book frame")], run.symbol):
             run.book_day(day, frame, source="frames")
-            books.update(run.book_cache)
     for day, frame in split_days([trades], run.symbol):
-        run.book_cache = {day: books[day]} if day in books else {}
         run.trades_day(day, frame, source="frames")
+    run.flush()
     run.report.seconds = time.perf_counter() - t0
     if check:
         run.report.raise_for_failures()

@@ -4,9 +4,10 @@ Layout: ``{root}/{dataset}/symbol={SYMBOL}/date={YYYY-MM-DD}/part-0.parquet`` wi
 ``_validation.json`` beside the data. Datasets: ``trades``, ``book``, ``bars/<spec>`` (e.g.
 ``bars/time_60s``), ``features/qt65_v1``, ``quarantine/trades``, ...
 
-Writing a day replaces it (re-ingest never duplicates) and is atomic: the file is written to a
-temporary name in the same folder and moved into place with ``os.replace``, so a crash leaves either
-the old day or the new one, never half a file.
+Writing a day's file replaces it and is atomic: the file is written to a temporary name in the same
+folder and moved into place with ``os.replace``, so a crash leaves either the old file or the new one,
+never half a file. A day spans several files (trades, quarantine, bars, results): the ingest marks
+the day ``_incomplete.json`` before the first and clears it after the last (see ``market.append``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import pyarrow.parquet as pq
 
 PART = "part-0.parquet"
 VALIDATION = "_validation.json"
+# Beside a trades day while its trades, quarantine and bars are being rewritten; removed last. A day
+# that still carries it was interrupted (crash, kill -9): the next ingest repairs it (see
+# ``market.append.repair_incomplete``) and readers can tell with :meth:`Lake.incomplete_days`.
+INCOMPLETE = "_incomplete.json"
 
 
 def bars_dataset(spec: str) -> str:
@@ -70,6 +75,22 @@ class Lake:
     def read_json(self, dataset: str, symbol: str, day: date, name: str) -> dict[str, Any] | None:
         path = self.day_dir(dataset, symbol, day) / name
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def mark_incomplete(self, symbol: str, day: date, payload: dict[str, Any]) -> None:
+        """Mark the trades day of ``symbol`` as being rewritten (before its first write)."""
+        self.write_json("trades", symbol, day, INCOMPLETE, payload)
+
+    def clear_incomplete(self, symbol: str, day: date) -> None:
+        """The day's trades, quarantine and bars are consistent again (after its last write)."""
+        (self.day_dir("trades", symbol, day) / INCOMPLETE).unlink(missing_ok=True)
+
+    def incomplete_days(self, symbol: str) -> list[date]:
+        """Trades days of ``symbol`` whose last rewrite did not finish, sorted."""
+        base = self.root / "trades" / f"symbol={symbol}"
+        if not base.exists():
+            return []
+        marks = base.glob(f"date=*/{INCOMPLETE}")
+        return sorted(date.fromisoformat(p.parent.name.removeprefix("date=")) for p in marks)
 
     def delete_day(self, dataset: str, symbol: str, day: date) -> None:
         self.day_path(dataset, symbol, day).unlink(missing_ok=True)

@@ -61,7 +61,7 @@ def test_reingesting_corrected_data_replaces_the_day_and_clears_its_quarantine(s
     ingest_frames(dirty, None, symbol="WDO", settings=settings)
     assert len(lake.read_day("quarantine/trades", "WDO", DAY)) == 1
 
-    ingest_frames(_trades(250), None, symbol="WDO", settings=settings)
+    ingest_frames(_trades(250), None, symbol="WDO", settings=settings, replace=True)
 
     assert len(lake.read_day("trades", "WDO", DAY)) == 250
     assert lake.days("quarantine/trades", "WDO") == []

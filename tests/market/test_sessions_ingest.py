@@ -72,9 +72,13 @@ def test_prints_outside_that_days_hours_are_quarantined_as_session_hours(tmp_pat
 def test_bars_follow_the_hours_of_their_day(tmp_path: Path) -> None:
     settings = _lenient(tmp_path)
     old, new = date(2018, 6, 4), date(2026, 1, 5)  # 09:00-18:00 (2018), 09:00-18:30 (2026)
-    trades = pd.concat([_day_trades(old), _day_trades(new, first_id=100)], ignore_index=True)
+    early = date(2013, 6, 3)  # before the calendar's old fixed 2015 bound
+    trades = pd.concat([_day_trades(early, first_id=500), _day_trades(old), _day_trades(new, first_id=100)],
+                       ignore_index=True)
     ingest_frames(trades, None, symbol="WDO", settings=settings)
     lake = Lake(settings.lake_root)
+    assert lake.days("trades", "WDO") == [early, old, new]
+    assert len(lake.read_day(BARS, "WDO", early)) == 540
     assert len(lake.read_day(BARS, "WDO", old)) == 540
     assert len(lake.read_day(BARS, "WDO", new)) == 570
 

@@ -49,7 +49,7 @@ def to_ns(dt: datetime) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """One regular session: local date, bounds in ns (a bar holds events in (open, close])."""
+    """One regular session: trading day and bounds in ns; it holds events in [open, close]."""
 
     day: date
     open_ns: int

@@ -1,7 +1,7 @@
 """The offline feature table: qt65_v1 rows in the lake, the input of Feast's DuckDB offline store.
 
 Layout: dataset ``features/qt65_v1`` of :class:`market.lake.Lake`, partitioned ``symbol=/date=``
-(date = the session date in America/Sao_Paulo). Columns: ``symbol``, ``event_timestamp`` (the bar's
+(date = the trading day of the bar, market.calendar.session_days). Columns: ``symbol``, ``event_timestamp`` (the bar's
 close, ``datetime64[us, UTC]``: duckdb < 2 and Feast materialisation need microseconds),
 ``created_timestamp`` (when the row was built; the newest build wins a tie), ``spec_hash`` (the
 feature spec the row was computed with) and the 65 features as float64 in spec order.
@@ -29,7 +29,6 @@ from quantumtrader.logging import get_logger
 
 FEATURES_DATASET = f"features/{VERSION}"
 KEY_COLUMNS = ("symbol", "event_timestamp", "created_timestamp", "spec_hash")
-SESSION_TZ = "America/Sao_Paulo"
 TS_DTYPE = "datetime64[us, UTC]"
 # Bars before this many from the start of the data may be NaN by construction (longest warm-up).
 MAX_WARMUP = max(f.warmup for f in SPEC)
@@ -74,15 +73,18 @@ def feature_table(features: pd.DataFrame, symbol: str, *, created: pd.Timestamp)
     return pd.concat([out, values.reset_index(drop=True)], axis=1)
 
 
-def session_dates(event_ts: pd.Series) -> pd.Series:
-    """The session date (America/Sao_Paulo) of each bar close: the lake's partition key."""
-    return event_ts.dt.tz_convert(SESSION_TZ).dt.date
+def session_dates(event_ts: pd.Series, symbol: str) -> pd.Series:
+    """The trading day of each bar close (:func:`market.calendar.session_days`): the lake's partition key."""
+    from market.calendar import session_days
+
+    days = session_days(event_ts, symbol)
+    return pd.Series(pd.DatetimeIndex(days).date, index=event_ts.index)
 
 
 def write_feature_table(lake: Lake, table: pd.DataFrame, symbol: str) -> list[date]:
     """Write ``table`` day by day (each day replaced atomically); return the days written."""
     days: list[date] = []
-    for day, part in table.groupby(session_dates(table["event_timestamp"]), sort=True):
+    for day, part in table.groupby(session_dates(table["event_timestamp"], symbol), sort=True):
         lake.write_day(FEATURES_DATASET, symbol, day, part.reset_index(drop=True))
         days.append(day)
     return days

@@ -7,8 +7,8 @@ Plain functions (the Prefect flow, the CLI and the demo call them):
 - :func:`ingest_frames` — in-memory trades and book of the simulator;
 - :func:`plan_files` / :func:`ingest_file` — the per-file steps the flow runs as tasks.
 
-Per session day (the ``America/Sao_Paulo`` date of each trade): merge with what the lake holds
-for the day (``market.append``: de-duplicated, sorted by time; ``replace=True`` / ``--replace``
+Per session day (the trading day of each trade, ``market.calendar.session_days``): merge with what
+the lake holds for the day (``market.append``: de-duplicated, sorted by time; ``replace=True`` / ``--replace``
 replaces the day instead) -> validate with the ``trades`` suite -> quarantine failing rows ->
 atomically rewrite ``trades/symbol=S/date=D`` -> ``_validation.json`` beside it -> rebuild bars
 from the day's trades (``market.bars.build_bars``, book from the ``book`` dataset when present) ->

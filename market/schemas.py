@@ -127,7 +127,7 @@ BOOK_SNAPSHOT_SCHEMA: dict[str, str] = {
 # docs/features.md section 1 (market.bars.build_bars).
 BAR_SCHEMA: dict[str, str] = {
     "symbol": "object",
-    "session": "object",  # session date in America/Sao_Paulo, ISO string YYYY-MM-DD
+    "session": "object",  # trading day of the session (market.calendar), ISO string YYYY-MM-DD
     "open_ts": UTC_NS,
     "session_open_ts": UTC_NS,
     "session_close_ts": UTC_NS,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from features.batch.inputs import BarArrays
-from features.batch.windows import full, none_known, nan_free, rolling_sum, rolling_sum_int
+from features.batch.windows import full, nan_free, none_known, rolling_sum, rolling_sum_int
 from features.numerics import int_sample_var_v
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.batch.inputs import BarArrays, Brokers
-from features.batch.windows import full, lag, none_known, nan_free, rolling_sum, rolling_sum_int
+from features.batch.windows import full, lag, nan_free, none_known, rolling_sum, rolling_sum_int
 from features.numerics import div_or_v
 
 CHUNK_CELLS = 300_000  # rows x brokers per dense chunk (small enough to stay in cache)

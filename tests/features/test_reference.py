@@ -197,9 +197,9 @@ def _tape(seed: int = 11, *, unknown: bool = False) -> tuple[pd.DataFrame, pd.Da
                 seller = int(rng.integers(1, 12))
                 qty = int(rng.pareto(1.3)) + 1
                 buyer = int(rng.integers(1, 12))
-                if unknown and (rng.random() < 0.03 or s == 1 and o.value + 2 * 3600e9 < t < o.value + 7 * 3600e9):
+                if unknown and (rng.random() < 0.03 or (s == 1 and o.value + 2 * 3600e9 < t < o.value + 7 * 3600e9)):
                     tt = 32
-                if unknown and (rng.random() < 0.03 or s == 2 and o.value + 1 * 3600e9 < t < o.value + 6 * 3600e9):
+                if unknown and (rng.random() < 0.03 or (s == 2 and o.value + 1 * 3600e9 < t < o.value + 6 * 3600e9)):
                     seller = -1
                 if unknown and rng.random() < 0.01:
                     buyer = seller = -1  # an auction-like print without brokers

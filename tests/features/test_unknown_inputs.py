@@ -98,7 +98,8 @@ def test_a_tape_whose_sides_are_all_unknown_has_nan_order_flow_where_it_traded()
     trades, book = _tape()
     trades["trade_type"] = 32
     assert_parity(trades, book, "volume:25")
-    bars, f = _features(trades, book, "volume:25")  # volume bars: every bar has trades
+    bars, f = _features(trades, book, "volume:25")
+    assert (bars["n_trades"] > 0).all()  # volume bars: every window holds trades, none with a side
     assert f[NEEDS_SIDE].isna().all().all()
     assert f[[c for c in f.columns if c not in NEEDS_SIDE]].iloc[200:].notna().all().all()
 

@@ -10,8 +10,9 @@ hash differs from :func:`spec_hash`.
 data, assuming every input is valid from the first bar on (prices are NaN before the data's first
 trade and book values before its first snapshot; those bars extend the warm-up). A feature whose
 ``inputs`` name ``n_unknown_side`` / ``n_unknown_broker`` needs the aggressor side / the broker ids:
-it is NaN over any window holding a trade where the source did not give them (``inputs`` are not
-part of the hash: they describe, they do not define).
+trades without them are left out of its statistics, and it is NaN over a window whose trades all
+lack them (``docs/features.md`` 3b; ``inputs`` are not part of the hash: they describe, they do not
+define).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class FeatureSpec:
 
 _C = ("close",)
 _HLCO = ("open", "high", "low", "close")
-_FLOW = ("buy_vol", "sell_vol", "n_unknown_side")  # NaN over windows with an unknown-side trade
-_KNOWN = ("n_unknown_broker",)  # NaN over windows with an unknown broker id
+_FLOW = ("buy_vol", "sell_vol", "n_unknown_side")  # NaN over windows whose trades all have an unknown side
+_KNOWN = ("n_unknown_broker",)  # NaN over windows whose trades all have an unknown broker id
 _SIDE = ("n_unknown_side",)
 _BOOK1 = ("bid_px_1", "ask_px_1", "bid_qty_1", "ask_qty_1")
 _BOOK5 = tuple(f"{s}_qty_{i}" for s in ("bid", "ask") for i in range(1, 6))

@@ -22,8 +22,9 @@ Time semantics (shared with the batch path, see ``docs/features.md``):
   already passed are counted (``n_late``) and dropped; trades with a NaN or non-positive price or a
   non-positive size are counted (``n_rejected``) and dropped (upstream validation quarantines them).
 - Unknown is not a value: a trade of type 32 (unknown aggressor side) or with a negative (unknown)
-  buyer / seller id is counted in its bar; the features that need the side or the broker ids are NaN
-  over every window holding such a trade (``docs/features.md``, "Unknown inputs").
+  buyer / seller id is counted in its bar and left out of the side (resp. broker) statistics; a
+  window whose trades all lack the side (resp. the ids) gives NaN in the features that need them
+  (``docs/features.md``, "Unknown inputs").
 
 No pandas and no per-trade numpy in this module: it runs in the live engine's hot path.
 """
@@ -159,13 +160,21 @@ class FeatureEngine:
                 bar.h = price
             elif price < bar.l:
                 bar.l = price
-            if buyer != bar.last_buyer:
-                bar.switches += 1
         else:
             bar.o = bar.h = bar.l = price
-            bar.first_buyer = buyer
+        # a trade with an unknown (negative) buyer or seller id is counted, never a broker: it is left
+        # out of every broker statistic (dictionaries, switches, first / last buyer)
+        known = buyer >= 0 and seller >= 0
+        if known:
+            if bar.n > bar.ub:  # the bar already holds a known-broker trade
+                if buyer != bar.last_buyer:
+                    bar.switches += 1
+            else:
+                bar.first_buyer = buyer
+            bar.last_buyer = buyer
+        else:
+            bar.ub += 1
         bar.c = price
-        bar.last_buyer = buyer
         bar.n += 1
         bar.v += qty
         bar.pq += price * qty
@@ -174,28 +183,24 @@ class FeatureEngine:
             bar.nb += 1
             if qty >= self._large:
                 bar.lb += qty
-            if buyer >= 0:
+            if known:
                 d = bar.abuy
                 d[buyer] = d.get(buyer, 0) + qty
         elif trade_type == 3:
             bar.vs += qty
             if qty >= self._large:
                 bar.ls += qty
-            if seller >= 0:
+            if known:
                 d = bar.asell
                 d[seller] = d.get(seller, 0) + qty
         elif trade_type == 32:  # TradeType.UNKNOWN: the source has no aggressor side
             bar.us += 1
-        # an unknown (negative) broker id is counted, never a broker: the broker features go NaN
-        traded, net = bar.traded, bar.net
-        if buyer >= 0:
+        if known:
+            traded, net = bar.traded, bar.net
             traded[buyer] = traded.get(buyer, 0) + qty
             net[buyer] = net.get(buyer, 0) + qty
-        if seller >= 0:
             traded[seller] = traded.get(seller, 0) + qty
             net[seller] = net.get(seller, 0) - qty
-        if buyer < 0 or seller < 0:
-            bar.ub += 1
         bar.close_ts = ts_ns
         self._trade_book = self._book
         self._last_trade_ts = ts_ns

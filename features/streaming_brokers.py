@@ -14,6 +14,7 @@ from typing import Protocol
 
 class _BrokerBar(Protocol):
     n: int
+    ub: int
     switches: int
     first_buyer: int
     last_buyer: int
@@ -54,7 +55,8 @@ class BrokerWindows:
         self.agg_net: dict[int, int] = {}
         self.ids: deque[dict[int, int]] = deque(maxlen=20)
         self.id_count: dict[int, int] = {}
-        self.sw: deque[tuple[int, int, int, int]] = deque(maxlen=20)  # (n, switches, first, last buyer)
+        # (known-broker trades, switches, first, last known buyer) per bar
+        self.sw: deque[tuple[int, int, int, int]] = deque(maxlen=20)
 
     def push(self, b: _BrokerBar) -> None:
         # ``traded`` and ``net`` of a bar have the same keys (every trade updates both for its buyer and
@@ -85,19 +87,22 @@ class BrokerWindows:
             agg_t[k] = get_t(k, 0) + q
             agg_n[k] = get_n(k, 0) + net[k]
             cnt[k] = get_c(k, 0) + 1
-        self.sw.append((b.n, b.switches, b.first_buyer, b.last_buyer))
+        self.sw.append((b.n - b.ub, b.switches, b.first_buyer, b.last_buyer))
 
-    def top_net(self, total_v: int) -> float:
-        """Net (bought - sold) of the broker with the largest traded volume (ties: smallest id) / total."""
+    def top_net(self) -> float:
+        """Net (bought - sold) of the broker with the largest traded volume (ties: smallest id) / the
+        window's volume of known-broker trades (half the brokers' traded total: each trade counts twice)."""
         traded = self.agg_traded
-        if total_v == 0 or not traded:
+        total_v = sum(traded.values()) // 2
+        if total_v == 0:
             return 0.0
         best_v = max(traded.values())
         best_id = min([k for k, tv in traded.items() if tv == best_v])
         return self.agg_net[best_id] / total_v
 
     def switch_rate(self) -> float:
-        """Buyer switches between consecutive trades of the window / (trades - 1); 0 below 2 trades."""
+        """Buyer switches between consecutive known-broker trades of the window / (those trades - 1); 0
+        below 2 of them (trades with an unknown id are skipped)."""
         trades = switches = 0
         prev_last = -1
         for n, sw, first, last in self.sw:

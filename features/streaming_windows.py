@@ -144,13 +144,13 @@ class WindowState:
         self.L: deque[float] = deque(maxlen=20)
         self.R2: deque[float] = deque(maxlen=200)
         self.V = IntSums((20, 50, 100))
-        self.N = IntSums((20, 50), squares=False)
+        self.N = IntSums((5, 10, 20, 50), squares=False)
         self.SV = IntSums((5, 10, 20, 50))
         self.TV = IntSums((5, 10, 20, 50), squares=False)
         self.LB = IntSums((20,), squares=False)
         self.LS = IntSums((20,), squares=False)
         self.NB = IntSums((20,), squares=False)
-        # trades of unknown side / broker per window: > 0 makes the features that need them NaN
+        # trades of unknown side / broker per window: equal to the window's trades (> 0) gives NaN
         self.US = IntSums((5, 10, 20, 50), squares=False)
         self.UB = IntSums((20, 50), squares=False)
         # per-bar terms, computed once when the bar enters (sums over the window later)
@@ -174,6 +174,7 @@ class WindowState:
         self.s_v = 0
         self.s_sv = 0
         self.s_us = 0
+        self.s_n = 0
 
     # ---- the update ---------------------------------------------------------------------------
     def update(self, b: BarInput, book: Sequence[float] | None, out: list[float]) -> None:
@@ -240,13 +241,14 @@ class WindowState:
             out.append(log(c / Cl[-1 - n]) if crun > n else nan)
         if self.sess_open != b.session.open_ns:  # type: ignore[union-attr]
             self.sess_open = b.session.open_ns  # type: ignore[union-attr]
-            self.s_first, self.s_pq, self.s_v, self.s_sv, self.s_us = nan, 0.0, 0, 0, 0
+            self.s_first, self.s_pq, self.s_v, self.s_sv, self.s_us, self.s_n = nan, 0.0, 0, 0, 0, 0
         if b.n and isnan(self.s_first):
             self.s_first = b.o
         self.s_pq += b.pq
         self.s_v += b.v
         self.s_sv += sv
         self.s_us += b.us
+        self.s_n += b.n
         if isnan(self.s_first):
             out.extend((0.0, 0.0))
         else:
@@ -259,18 +261,19 @@ class WindowState:
         else:
             out.append(nan)
 
-        # ---- order flow (NaN over any window holding a trade of unknown side)
-        us = self.US.s1
+        # ---- order flow (NaN over a window whose trades all have an unknown side)
+        us, ns = self.US.s1, self.N.s1
+        no_side = {n: ns[n] > 0 and us[n] == ns[n] for n in (5, 10, 20, 50)}
         for n in (5, 10, 20, 50):
-            if nb >= n and not us[n]:
+            if nb >= n and not no_side[n]:
                 den = self.TV.s1[n]
                 out.append(self.SV.s1[n] / den if den else 0.0)
             else:
                 out.append(nan)
-        out.append(nan if b.us else float(sv))
-        out.append(nan if self.s_us else float(self.s_sv))
+        out.append(nan if b.n and b.us == b.n else float(sv))
+        out.append(nan if self.s_n and self.s_us == self.s_n else float(self.s_sv))
         Vs = self.V
-        if nb >= 20 and not us[20]:
+        if nb >= 20 and not no_side[20]:
             lb, ls = self.LB.s1[20], self.LS.s1[20]
             out.append((lb - ls) / (lb + ls) if lb + ls else 0.0)
         else:
@@ -353,28 +356,30 @@ class WindowState:
         # ---- book
         self.book.push(book, out)
 
-        # ---- brokers (NaN over any window holding a trade of unknown broker id, or side where it matters)
+        # ---- brokers: trades with an unknown id are in no dictionary; NaN when a window's trades all lack one
         brk = self.brokers
         ub = self.UB.s1
         if nb >= 50:
-            known = not ub[50]
-            conc_ok = known and not us[50]
+            known = not (ns[50] and ub[50] == ns[50])
+            conc_ok = known and not no_side[50]
             out.append(conc_top5(brk.agg_abuy) if conc_ok else nan)
             out.append(conc_top5(brk.agg_asell) if conc_ok else nan)
-            out.append(brk.top_net(Vs.s1[50]) if known else nan)
+            out.append(brk.top_net() if known else nan)
         else:
             out.extend((nan, nan, nan))
         if nb >= 20:
-            ntr = self.N.s1[20]
-            if ub[20]:
+            ntr = ns[20]
+            nk = ntr - ub[20]  # trades whose broker ids are both known
+            if ntr and not nk:
                 out.extend((nan, nan))
             else:
-                out.append(len(brk.id_count) / ntr if ntr else 0.0)
+                out.append(len(brk.id_count) / nk if nk else 0.0)
                 out.append(brk.switch_rate())
-            out.append(nan if us[20] else (self.NB.s1[20] / ntr if ntr else 0.5))
+            nside = ntr - us[20]
+            out.append(nan if no_side[20] else (self.NB.s1[20] / nside if nside else 0.5))
         else:
             out.extend((nan, nan, nan))
-        if rrun >= 50 and not us[50]:
+        if rrun >= 50 and not no_side[50]:
             sx = self.SV.s1[50]
             den = 50 * self.SV.s2[50] - sx * sx
             if den:

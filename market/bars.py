@@ -8,7 +8,8 @@ A session holds the trades with ``open <= ts <= close``: a bar holds ``(prev_clo
 session's first bar also holds a print at exactly the open (B3's opening auction prints there).
 Unknown broker ids (negative: ``market.brokers.MISSING_BROKER``) and unknown aggressor sides
 (``TradeType.UNKNOWN``) are counted per bar (``n_unknown_broker``, ``n_unknown_side``), never turned
-into a broker or a side.
+into a broker or a side: a trade with an unknown buyer or seller id is in no broker list and not in
+the buyer switches / first / last buyer; a trade of unknown side is in neither ``buy_vol`` nor ``sell_vol``.
 """
 
 from __future__ import annotations
@@ -148,10 +149,12 @@ def _lists(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _broker_lists(bi: np.ndarray, t: dict[str, np.ndarray], n_bars: int) -> dict[str, np.ndarray]:
-    """Per-bar aligned broker lists (int64 arrays), sorted by broker id; unknown ids are left out."""
+    """Per-bar aligned broker lists (int64 arrays), sorted by broker id. A trade with an unknown buyer or
+    seller id is left out of them entirely (both its parties), so every list total is a known sample."""
     qty, tt = t["qty"], t["tt"]
     party = np.concatenate([t["buyer"], t["seller"]])
-    known = party >= 0  # MISSING_BROKER (-1), or any negative id: unknown
+    whole = (t["buyer"] >= 0) & (t["seller"] >= 0)  # MISSING_BROKER (-1), or any negative id: unknown
+    known = np.concatenate([whole, whole])
     ids = np.unique(party[known])
     nb = np.int64(max(len(ids), 1))
     keys = (np.concatenate([bi, bi]) * nb + np.searchsorted(ids, party))[known]
@@ -270,12 +273,17 @@ def build_bars(
         high[nonempty] = np.maximum.reduceat(price, starts)
         low[nonempty] = np.minimum.reduceat(price, starts)
 
-    same_bar = bi[1:] == bi[:-1]
-    switches = np.bincount(bi[1:][same_bar & (buyer[1:] != buyer[:-1])], minlength=n_bars).astype(np.int64)
+    # buyer switches, first / last buyer: over the bar's trades whose broker ids are both known
+    kb, kbuyer = bi[~no_broker], buyer[~no_broker]
+    same_bar = kb[1:] == kb[:-1]
+    switches = np.bincount(kb[1:][same_bar & (kbuyer[1:] != kbuyer[:-1])], minlength=n_bars).astype(np.int64)
     first_buyer = np.full(n_bars, -1, dtype=np.int64)
     last_buyer = np.full(n_bars, -1, dtype=np.int64)
-    first_buyer[nonempty] = buyer[starts]
-    last_buyer[nonempty] = buyer[ends_last]
+    if len(kb):
+        k_first = np.flatnonzero(np.r_[True, kb[1:] != kb[:-1]])
+        k_last = np.r_[k_first[1:] - 1, len(kb) - 1]
+        first_buyer[kb[k_first]] = kbuyer[k_first]
+        last_buyer[kb[k_last]] = kbuyer[k_last]
     pq = price * qty  # summed in trade order (bincount), as the streaming builder does
     notional = pq * inst.point_value
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from features.batch.inputs import BarArrays
-from features.batch.windows import any_in, full, nan_free, rolling_sum, rolling_sum_int
+from features.batch.windows import full, nan_free, none_known, rolling_sum, rolling_sum_int
 from features.numerics import int_sample_var_v
 
 
@@ -18,21 +18,23 @@ def _ratio_int(num: np.ndarray, den: np.ndarray, fallback: float, ok: np.ndarray
 
 
 def order_flow(a: BarArrays, r: np.ndarray) -> dict[str, np.ndarray]:
-    """Features 21-28; those reading the aggressor side are NaN over windows with an unknown-side trade."""
+    """Features 21-28. A trade of unknown side counts in neither Vb nor Vs (like a cross); a window whose
+    trades all have an unknown side gives NaN in the features that read the side (``docs/features.md`` 3b)."""
     vb, vs = a.i["buy_vol"], a.i["sell_vol"]
-    unknown = a.i["n_unknown_side"]
+    unknown, n_tr = a.i["n_unknown_side"], a.i["n_trades"]
     signed = vb - vs
     gross = vb + vs
     out: dict[str, np.ndarray] = {}
     for n in (5, 10, 20, 50):
-        ok = full(a.size, n) & ~any_in(unknown, n)
+        ok = full(a.size, n) & ~none_known(unknown, n_tr, n)
         out[f"ofi_{n}"] = _ratio_int(rolling_sum_int(signed, n), rolling_sum_int(gross, n), 0.0, ok)
-    out["signed_volume"] = np.where(unknown > 0, np.nan, signed.astype(np.float64))
-    by_session = pd.DataFrame({"sv": signed, "us": unknown}).groupby(a.session_id).cumsum()
-    out["cum_signed_volume_session"] = np.where(by_session["us"].to_numpy() > 0, np.nan,
+    out["signed_volume"] = np.where((n_tr > 0) & (unknown == n_tr), np.nan, signed.astype(np.float64))
+    by_session = pd.DataFrame({"sv": signed, "us": unknown, "n": n_tr}).groupby(a.session_id).cumsum()
+    s_n = by_session["n"].to_numpy()
+    out["cum_signed_volume_session"] = np.where((s_n > 0) & (by_session["us"].to_numpy() == s_n), np.nan,
                                                 by_session["sv"].to_numpy(np.float64))
     lb, ls = a.i["large_buy_qty"], a.i["large_sell_qty"]
-    ok20 = full(a.size, 20) & ~any_in(unknown, 20)
+    ok20 = full(a.size, 20) & ~none_known(unknown, n_tr, 20)
     out["large_trade_imbalance_20"] = _ratio_int(rolling_sum_int(lb - ls, 20), rolling_sum_int(lb + ls, 20), 0.0,
                                                  ok20)
     v = a.i["volume"]

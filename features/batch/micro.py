@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.batch.inputs import BarArrays, Brokers
-from features.batch.windows import any_in, full, lag, nan_free, rolling_sum, rolling_sum_int
+from features.batch.windows import full, lag, nan_free, none_known, rolling_sum, rolling_sum_int
 from features.numerics import div_or_v
 
 CHUNK_CELLS = 300_000  # rows x brokers per dense chunk (small enough to stay in cache)
@@ -118,34 +118,45 @@ def brokers(a: BarArrays) -> dict[str, np.ndarray]:
         top_net = np.zeros(size, dtype=np.int64)
         distinct = np.zeros(size, dtype=np.int64)
     i = a.i
+    n_tr = i["n_trades"]
+    n_known = n_tr - i["n_unknown_broker"]  # trades whose buyer and seller ids are both known
     ok50, ok20 = full(size, 50), full(size, 20)
-    # unknown is not a value: a window holding a trade of unknown broker id (or, for the aggressor-side
-    # features, of unknown side) gives NaN
-    known50 = ok50 & ~any_in(i["n_unknown_broker"], 50)
-    known20 = ok20 & ~any_in(i["n_unknown_broker"], 20)
-    conc_ok = known50 & ~any_in(i["n_unknown_side"], 50)
-    side20 = ok20 & ~any_in(i["n_unknown_side"], 20)
+    # unknown is not a value (docs/features.md 3b): a trade with an unknown broker id is left out of the
+    # broker statistics (it is in no broker list); a window whose trades all lack an id (or, for the
+    # side features, a side) gives NaN
+    known50 = ok50 & ~none_known(i["n_unknown_broker"], n_tr, 50)
+    known20 = ok20 & ~none_known(i["n_unknown_broker"], n_tr, 20)
+    conc_ok = known50 & ~none_known(i["n_unknown_side"], n_tr, 50)
+    side20 = ok20 & ~none_known(i["n_unknown_side"], n_tr, 20)
     out: dict[str, np.ndarray] = {}
-    svb = rolling_sum_int(i["buy_vol"], 50)
-    svs = rolling_sum_int(i["sell_vol"], 50)
-    sv = rolling_sum_int(i["volume"], 50)
+    # the known sample's totals: the brokers' aggressive buys / sells and traded volume (= sum of bought)
+    svb = rolling_sum_int(_per_bar(br, br.aggr_buy, size), 50)
+    svs = rolling_sum_int(_per_bar(br, br.aggr_sell, size), 50)
+    sv = rolling_sum_int(_per_bar(br, br.bought, size), 50)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["buyer_conc_50"] = np.where(conc_ok, np.where(svb == 0, 0.0, buy_conc / svb), np.nan)
         out["seller_conc_50"] = np.where(conc_ok, np.where(svs == 0, 0.0, sell_conc / svs), np.nan)
         out["top_broker_net_50"] = np.where(known50, np.where(sv == 0, 0.0, top_net / sv), np.nan)
-        sn = rolling_sum_int(i["n_trades"], 20)
-        out["broker_turnover_20"] = np.where(known20, np.where(sn == 0, 0.0, distinct / sn), np.nan)
-        switches = rolling_sum_int(i["buyer_switches"], 20) + _boundary_switches(a, 20)
-        rate = switches / (sn - 1)
-        out["buyer_switch_rate_20"] = np.where(known20, np.where(sn < 2, 0.0, rate), np.nan)
+        sk = rolling_sum_int(n_known, 20)
+        out["broker_turnover_20"] = np.where(known20, np.where(sk == 0, 0.0, distinct / sk), np.nan)
+        switches = rolling_sum_int(i["buyer_switches"], 20) + _boundary_switches(a, n_known, 20)
+        rate = switches / (sk - 1)
+        out["buyer_switch_rate_20"] = np.where(known20, np.where(sk < 2, 0.0, rate), np.nan)
+        sn = rolling_sum_int(n_tr, 20) - rolling_sum_int(i["n_unknown_side"], 20)  # trades of known side
         snb = rolling_sum_int(i["n_buy_trades"], 20)
         out["aggr_buy_ratio_20"] = np.where(side20, np.where(sn == 0, 0.5, snb / sn), np.nan)
     return out
 
 
-def _boundary_switches(a: BarArrays, n: int) -> np.ndarray:
-    """Per window of ``n`` bars: buyer changes between consecutive non-empty bars both inside the window."""
-    nz = np.flatnonzero(a.i["n_trades"] > 0)
+def _per_bar(br: Brokers, values: np.ndarray, size: int) -> np.ndarray:
+    """Per-bar sum of a broker list (exact int64: integers below 2**53 in the float bincount)."""
+    return np.bincount(br.bar, weights=values, minlength=size).astype(np.int64)
+
+
+def _boundary_switches(a: BarArrays, n_known: np.ndarray, n: int) -> np.ndarray:
+    """Per window of ``n`` bars: buyer changes between consecutive bars holding known-broker trades
+    (first known buyer of a bar vs the last known buyer of the previous such bar), both inside the window."""
+    nz = np.flatnonzero(n_known > 0)
     diff = np.zeros(a.size + n + 1, dtype=np.int64)
     if len(nz) > 1:
         prev, cur = nz[:-1], nz[1:]
@@ -166,7 +177,7 @@ def kyle_amihud(a: BarArrays, r: np.ndarray) -> dict[str, np.ndarray]:
     num = n * rolling_sum(r0 * x, n) - rolling_sum(r0, n) * sx
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = num / den.astype(np.float64)
-    ok = nan_free(r, n) & ~any_in(a.i["n_unknown_side"], n)
+    ok = nan_free(r, n) & ~none_known(a.i["n_unknown_side"], a.i["n_trades"], n)
     out["kyle_lambda_50"] = np.where(ok, np.where(den == 0, 0.0, slope), np.nan)
     notional = a.f["notional"]
     pos = notional > 0

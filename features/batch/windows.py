@@ -51,9 +51,11 @@ def full(size: int, n: int) -> np.ndarray:
     return np.arange(size) >= n - 1
 
 
-def any_in(count: np.ndarray, n: int) -> np.ndarray:
-    """True where the ``n`` bars ending at the position hold a positive ``count`` (e.g. unknown-side trades)."""
-    return rolling_sum_int(np.asarray(count) > 0, n) > 0
+def none_known(unknown: np.ndarray, n_trades: np.ndarray, n: int) -> np.ndarray:
+    """True where the ``n`` bars ending at the position hold trades and every one of them is unknown
+    (``unknown`` = per-bar count of trades without the side / the broker ids): the feature is NaN there."""
+    total = rolling_sum_int(n_trades, n)
+    return (total > 0) & (rolling_sum_int(unknown, n) == total)
 
 
 def nan_free(x: np.ndarray, n: int) -> np.ndarray:

@@ -199,3 +199,29 @@ def test_a_trade_with_a_nan_or_non_positive_price_or_size_is_counted_and_dropped
         eng.on_trade(OPEN + 2 * NS, price, qty, 2, 1, 2)
     eng.advance_to(OPEN + 60 * NS)
     assert eng.n_rejected == 4 and bars[0].volume == 1 and bars[0].close == 5000.0
+
+
+def test_an_unknown_side_opening_print_leaves_the_session_flow_known_once_a_sided_trade_arrives() -> None:
+    """``--side-rule tick``: the session's first print has no side (type 32); it is left out, not NaN-making."""
+    eng, bars = _engine()
+    eng.on_trade(OPEN, 5000.0, 5, 32, 1, 2)  # bar 1: the opening print only, side unknown
+    eng.on_trade(OPEN + 70 * NS, 5000.5, 3, 2, 1, 2)  # bar 2: an aggressive buy
+    eng.on_trade(OPEN + 80 * NS, 5000.0, 1, 3, 2, 1)  # and an aggressive sell
+    eng.advance_to(OPEN + 120 * NS)
+    first, second = bars[0], bars[1]
+    assert np.isnan(_f(first, "signed_volume")) and np.isnan(_f(first, "cum_signed_volume_session"))
+    assert _f(second, "signed_volume") == 2.0 and _f(second, "cum_signed_volume_session") == 2.0
+
+
+def test_trades_with_unknown_broker_ids_are_skipped_by_the_buyer_switches() -> None:
+    eng, bars = _engine()
+    for k, buyer in enumerate([7, -1, 7, 8, -1]):  # known buyers 7, 7, 8: one switch in two known pairs
+        eng.on_trade(OPEN + (k + 1) * NS, 5000.0, 1, 2, buyer, 3)
+    for m in range(1, 20):  # 19 more bars, each one known trade by buyer 8 (no switch), one without ids
+        eng.on_trade(OPEN + (60 * m + 10) * NS, 5000.0, 1, 2, 8, 3)
+        eng.on_trade(OPEN + (60 * m + 20) * NS, 5000.0, 1, 2, -1, -1)
+    eng.advance_to(OPEN + 20 * 60 * NS)
+    last = bars[19]
+    # the 20-bar window: 3 + 19 known trades (22), one switch (7 -> 8); ids {3, 7, 8} over 22 known trades
+    assert _f(last, "buyer_switch_rate_20") == pytest.approx(1 / 21)
+    assert _f(last, "broker_turnover_20") == pytest.approx(3 / 22)

@@ -210,17 +210,34 @@ def test_trades_outside_every_session_are_counted_not_silently_dropped(caplog: p
     assert inside.attrs["n_outside_session"] == 0
 
 
-def test_unknown_broker_ids_are_counted_and_never_a_broker() -> None:
+def test_a_trade_with_an_unknown_broker_id_is_counted_and_left_out_of_the_broker_lists() -> None:
     trades = _trades()
     trades.loc[1, "buyer"] = -1  # t1: buyer unknown
     trades.loc[2, "seller"] = -1  # t2: seller unknown
     b = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10).iloc[0]
     assert (b.n_unknown_broker, b.n_unknown_side) == (2, 0)
-    assert list(b.broker_ids) == [1, 2, 11, 20, 21]  # no -1 (and broker 10, t1's buyer, is gone)
-    assert list(b.broker_bought) == [7, 0, 13, 0, 0]  # t1's 2 contracts have no known buyer
-    assert list(b.broker_sold) == [0, 7, 0, 2, 1]  # t2's 12 contracts have no known seller
-    assert list(b.broker_aggr_buy) == [7, 0, 12, 0, 0]
-    assert (b.volume, b.buy_vol) == (22, 21)  # the trades themselves still count
+    # t1 and t2 are left out with both their parties: the lists are the known trades t0 and t3 only
+    assert list(b.broker_ids) == [1, 2, 11, 21]  # no -1, and neither t1's seller 20 nor t2's buyer 11's 12
+    assert list(b.broker_bought) == [7, 0, 1, 0]
+    assert list(b.broker_sold) == [0, 7, 0, 1]
+    assert list(b.broker_aggr_buy) == [7, 0, 0, 0]
+    assert list(b.broker_aggr_sell) == [0, 0, 0, 1]
+    assert (b.buyer_switches, b.first_buyer, b.last_buyer) == (1, 1, 11)  # buyers 1 -> 11 of t0, t3
+    assert (b.volume, b.buy_vol, b.sell_vol, b.n_trades) == (22, 21, 1, 4)  # the trades themselves still count
+
+
+def test_first_and_last_buyer_are_those_of_the_bars_first_and_last_known_broker_trades() -> None:
+    trades = _trades()
+    trades.loc[0, ["buyer", "seller"]] = -1  # t0: an opening print without brokers
+    trades.loc[3, "buyer"] = -1  # t3: buyer unknown
+    bars = build_bars(trades, None, spec="time:60s", symbol="WDO", large_trade_qty=10)
+    b = bars.iloc[0]
+    assert (b.n_unknown_broker, b.first_buyer, b.last_buyer, b.buyer_switches) == (2, 10, 11, 1)  # t1, t2
+    everything = trades.copy()
+    everything.loc[:3, ["buyer", "seller"]] = -1
+    b = build_bars(everything, None, spec="time:60s", symbol="WDO", large_trade_qty=10).iloc[0]
+    assert (b.n_unknown_broker, b.first_buyer, b.last_buyer, b.buyer_switches) == (4, -1, -1, 0)
+    assert len(b.broker_ids) == 0 and b.n_trades == 4
 
 
 def test_unknown_side_is_counted_and_known_unsigned_types_are_not_unknown() -> None:

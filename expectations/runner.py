@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -163,16 +164,21 @@ def _suite(name: str) -> Any:
     return ExpectationSuite(**json.loads(load_suite_json(name)))
 
 
-def warm_up(*suites: str) -> None:
+def warm_up(*suites: str, first: Callable[[], object] | None = None) -> None:
     """Import GE, build the context and load ``suites`` in a background thread.
 
     The GE import is seconds of the ingest's wall time; started before the input is read, it runs
-    while pyarrow parses (which releases the GIL). :func:`run_suite` waits for it.
+    while pyarrow parses (which releases the GIL). :func:`run_suite` waits for it. ``first`` runs in
+    the same thread before GE (the ingest builds the exchange calendar there).
     """
     if _WARMING or _batch_definition.cache_info().currsize:
+        if first is not None:
+            first()
         return
 
     def warm() -> None:
+        if first is not None:
+            first()
         _batch_definition()
         for name in suites:
             _suite(name)
@@ -182,7 +188,8 @@ def warm_up(*suites: str) -> None:
     thread.start()
 
 
-def _wait_for_warm_up() -> None:
+def wait_for_warm_up() -> None:
+    """Block until a :func:`warm_up` started earlier has finished (no-op otherwise)."""
     while _WARMING:
         _WARMING[0].join()
         _WARMING.pop(0)
@@ -194,7 +201,7 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
     The frame's index is ignored: rows are identified by position. Derived columns the suite expects
     must already be present.
     """
-    _wait_for_warm_up()
+    wait_for_warm_up()
     frame = df.reset_index(drop=True)
     suite = _suite(name)
     with _LOCK:  # the shared context is not meant for concurrent validations

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from market.append import Appended, merge_day, new_rows, pause_point
-from market.calendar import session_days
+from market.calendar import is_trading_day, session_days
 from market.gates import DayBatchItem, GateOutcome, gate_days, quarantine_dataset
 from market.ingest_report import IngestReport
 from market.instruments import canonical_symbol
@@ -204,7 +204,7 @@ class _Run:
 
         cfg = self.settings.market.bars
         dataset = bars_dataset(cfg.spec)
-        items = []
+        todo = []
         for day, trades in days:
             if not len(trades):
                 self.lake.delete_day(dataset, self.symbol, day)
@@ -212,8 +212,10 @@ class _Run:
             book = self.book_cache.get(day)
             if book is None and self.lake.day_path("book", self.symbol, day).exists():
                 book = self.lake.read_day("book", self.symbol, day)
-            bars = build_bars(trades, book, spec=cfg.spec, symbol=self.symbol, large_trade_qty=cfg.large_trade_qty)
-            items.append(DayBatchItem(day, bars, None))
+            todo.append((day, trades, book))
+        built = bars_of_days(todo, lambda t, b: build_bars(t, b, spec=cfg.spec, symbol=self.symbol,
+                                                            large_trade_qty=cfg.large_trade_qty))
+        items = [DayBatchItem(day, built[day], None) for day, _, _ in todo]
         for outcome, _ in gate_days(self.lake, dataset, self.symbol, items, max_bad_share=self.max_bad, index=True,
                                     source=self.source):
             if not outcome.passed:  # no bars rather than bars of the previous trades
@@ -240,6 +242,32 @@ class _Run:
             self.flush()
         finally:
             self.report, self.replace, self.on_day = real_report, real_replace, real_on_day
+
+
+def bars_of_days(days: list[tuple[date, pd.DataFrame, pd.DataFrame | None]],
+                 build: Callable[[pd.DataFrame, pd.DataFrame | None], pd.DataFrame]) -> dict[date, pd.DataFrame]:
+    """The bars of each (day, trades, book), equal to ``build(trades, book)`` per day.
+
+    ``build_bars`` is vectorised over sessions: the days without a book are built with ONE call on
+    their trades in time order and split by the ``session`` column. A day is built alone when that
+    could differ: it has a book, its first bar is empty (an empty bar carries the previous close,
+    which must not come from the day before), or the batch had trades outside every session.
+    """
+    out: dict[date, pd.DataFrame] = {}
+    plain = sorted(((d, t) for d, t, b in days if b is None), key=lambda dt: dt[0])
+    if len(plain) > 1:
+        every = build(pd.concat([t for _, t in plain], ignore_index=True), None)
+        labels = every["session"].to_numpy()
+        parts = {d: every[labels == d.isoformat()] for d, _ in plain}
+        if not every.attrs.get("n_outside_session") and sum(len(p) for p in parts.values()) == len(every):
+            for d, part in parts.items():
+                if len(part) and part["n_trades"].iat[0] > 0:
+                    part.attrs = {"n_outside_session": 0}
+                    out[d] = part
+    for day, trades, book in days:
+        if day not in out:
+            out[day] = build(trades, book)
+    return out
 
 
 def _conform(df: pd.DataFrame, schema: dict[str, str], what: str) -> pd.DataFrame:
@@ -347,7 +375,8 @@ def ingest_file(
         from market.brokers import BrokerRegistry
         from market.loaders.source import SourceFile
 
-        warm_up("trades", "bars")  # the GE import overlaps with reading the file
+        # the calendar build and the GE import overlap with reading the file
+        warm_up("trades", "bars", first=lambda: is_trading_day(date.today(), symbol))
 
         brokers = BrokerRegistry.for_lake(settings.lake_root)
         src = SourceFile(path, symbol=symbol, fmt=fmt, options=options,

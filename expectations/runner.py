@@ -129,9 +129,13 @@ class SuiteResult:
 
 
 # COMPLETE lists every unexpected row's position; the values themselves (lists and counters of
-# Python objects, the slow part for big batches) are not needed.
+# Python objects, the slow part for big batches) and the pandas "query" (a string spelling every
+# unexpected position once more) are not needed.
 _COMPLETE = {"result_format": "COMPLETE", "partial_unexpected_count": 0, "exclude_unexpected_values": True,
-             "include_unexpected_rows": False}
+             "include_unexpected_rows": False, "return_unexpected_index_query": False}
+# suites whose last validation in this process failed: their next batch goes straight to COMPLETE
+# (a file with bad rows usually has them in every batch; the cheap pass would be wasted)
+_LAST_FAILED: set[str] = set()
 
 
 def suite_path(name: str) -> Path:
@@ -208,9 +212,12 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
         # A clean batch (the usual case) is settled by the cheap BOOLEAN_ONLY pass; only a failing
         # one pays for COMPLETE, which lists the unexpected rows.
-        result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
-        if not result.success:
+        result = None
+        if name not in _LAST_FAILED:
+            result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
+        if result is None or not result.success:
             result = batch.validate(suite, result_format=_COMPLETE)
+        (_LAST_FAILED.add if not result.success else _LAST_FAILED.discard)(name)
 
     per_rule_rows: dict[str, list[np.ndarray]] = {}
     per_reason_rows: dict[str, list[np.ndarray]] = {}

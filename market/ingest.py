@@ -14,10 +14,13 @@ atomically rewrite ``trades/symbol=S/date=D`` -> ``_validation.json`` beside it 
 from the day's trades (``market.bars.build_bars``, book from the ``book`` dataset when present) ->
 gate them with the ``bars`` suite -> write ``bars/<spec>``. Re-ingesting a file changes nothing.
 
-Days are validated in batches of about :data:`BATCH_ROWS` rows (one Great Expectations run per
-batch, split back per day), so only a batch of days is buffered. Each day is marked incomplete
-(``Lake.mark_incomplete``) before its first write and cleared after its bars; a run repairs the
-days a killed run left marked before doing anything else.
+Days are validated in batches of about :data:`BATCH_ROWS` rows, so only a batch of days is
+buffered: one check pass and one Great Expectations run per batch (split back per day), the bars
+of the batch from one ``build_bars`` call (:func:`bars_of_days`, split by session), and the batch's
+Parquet files written and fsynced together before each is moved into place in the per-day order
+(quarantine, data, result). Each day is marked incomplete (``Lake.mark_incomplete``) before its
+first write and cleared after its bars; a run repairs the days a killed run left marked before
+doing anything else.
 
 A day whose bad share crosses ``settings.market.validation.max_bad_share`` is not written (only its
 quarantine and result are); the run carries on with the other days and then raises

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -128,9 +129,13 @@ class SuiteResult:
 
 
 # COMPLETE lists every unexpected row's position; the values themselves (lists and counters of
-# Python objects, the slow part for big batches) are not needed.
+# Python objects, the slow part for big batches) and the pandas "query" (a string spelling every
+# unexpected position once more) are not needed.
 _COMPLETE = {"result_format": "COMPLETE", "partial_unexpected_count": 0, "exclude_unexpected_values": True,
-             "include_unexpected_rows": False}
+             "include_unexpected_rows": False, "return_unexpected_index_query": False}
+# suites whose last validation in this process failed: their next batch goes straight to COMPLETE
+# (a file with bad rows usually has them in every batch; the cheap pass would be wasted)
+_LAST_FAILED: set[str] = set()
 
 
 def suite_path(name: str) -> Path:
@@ -163,16 +168,21 @@ def _suite(name: str) -> Any:
     return ExpectationSuite(**json.loads(load_suite_json(name)))
 
 
-def warm_up(*suites: str) -> None:
+def warm_up(*suites: str, first: Callable[[], object] | None = None) -> None:
     """Import GE, build the context and load ``suites`` in a background thread.
 
     The GE import is seconds of the ingest's wall time; started before the input is read, it runs
-    while pyarrow parses (which releases the GIL). :func:`run_suite` waits for it.
+    while pyarrow parses (which releases the GIL). :func:`run_suite` waits for it. ``first`` runs in
+    the same thread before GE (the ingest builds the exchange calendar there).
     """
     if _WARMING or _batch_definition.cache_info().currsize:
+        if first is not None:
+            first()
         return
 
     def warm() -> None:
+        if first is not None:
+            first()
         _batch_definition()
         for name in suites:
             _suite(name)
@@ -182,7 +192,8 @@ def warm_up(*suites: str) -> None:
     thread.start()
 
 
-def _wait_for_warm_up() -> None:
+def wait_for_warm_up() -> None:
+    """Block until a :func:`warm_up` started earlier has finished (no-op otherwise)."""
     while _WARMING:
         _WARMING[0].join()
         _WARMING.pop(0)
@@ -194,16 +205,19 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
     The frame's index is ignored: rows are identified by position. Derived columns the suite expects
     must already be present.
     """
-    _wait_for_warm_up()
+    wait_for_warm_up()
     frame = df.reset_index(drop=True)
     suite = _suite(name)
     with _LOCK:  # the shared context is not meant for concurrent validations
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
         # A clean batch (the usual case) is settled by the cheap BOOLEAN_ONLY pass; only a failing
         # one pays for COMPLETE, which lists the unexpected rows.
-        result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
-        if not result.success:
+        result = None
+        if name not in _LAST_FAILED:
+            result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
+        if result is None or not result.success:
             result = batch.validate(suite, result_format=_COMPLETE)
+        (_LAST_FAILED.add if not result.success else _LAST_FAILED.discard)(name)
 
     per_rule_rows: dict[str, list[np.ndarray]] = {}
     per_reason_rows: dict[str, list[np.ndarray]] = {}

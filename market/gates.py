@@ -87,18 +87,50 @@ def trades_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
     - ``symbol_mismatch``: 1 when the row's symbol is not the ingested ``symbol`` (case-insensitive);
     - ``fin_volume_rel_error``: see :func:`_fin_volume_rel_error`.
     """
-    out = df.reset_index(drop=True)
-    open_ts, close_ts = session_bounds(day, symbol)
-    span = float((close_ts - open_ts).value)
-    trading = is_trading_day(day, symbol)
-    position = (out["ts"] - open_ts).dt.total_seconds().to_numpy() * 1e9 / span
-    if not trading:
-        position = np.full(len(out), np.nan)
-    out["trading_day"] = np.full(len(out), int(trading), dtype="int8")
+    return trades_checks_days([df], [day], symbol)
+
+
+def trades_checks_days(frames: list[pd.DataFrame], days: list[date], symbol: str) -> pd.DataFrame:
+    """:func:`trades_checks` of several days at once, stacked in order (the same values as stacking
+    each day's checks: the per-day context, i.e. bounds, ordering and repeats, is kept per day).
+
+    Whole-column numpy passes over the batch instead of a dozen pandas calls per day: the per-call
+    overhead, not the rows, was the cost of checking many small days.
+    """
+    out = frames[0].reset_index(drop=True) if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    lengths = np.array([len(f) for f in frames], dtype=np.int64)
+    bounds = [session_bounds(d, symbol) for d in days]
+    trading = np.array([is_trading_day(d, symbol) for d in days], dtype=bool)
+    open_ns = np.repeat(np.array([o.value for o, _ in bounds], dtype=np.int64), lengths)
+    span = np.repeat(np.array([float((c - o).value) for o, c in bounds]), lengths)
+    ts = out["ts"]
+    nat = ts.isna().to_numpy()
+    ns = ts.array.asi8 if isinstance(ts.dtype, pd.DatetimeTZDtype) else ts.astype("int64").to_numpy()
+    with np.errstate(invalid="ignore"):
+        position = (ns - open_ns) / 1e9 * 1e9 / span  # as (ts - open).total_seconds() * 1e9 / span
+    position[nat | np.repeat(~trading, lengths)] = np.nan
+    out["trading_day"] = np.repeat(trading.astype("int8"), lengths)
     out["session_position"] = position
-    out["ts_regress_ms"] = _ts_regress_ms(out["ts"], (position >= 0) & (position <= 1))
-    valid_id = out["trade_id"] >= 0
-    out["trade_id_repeat"] = (out["trade_id"].duplicated(keep="first") & valid_id).astype("int8")
+    stamps = ns.astype("float64")
+    stamps[nat] = np.nan
+    with np.errstate(invalid="ignore"):
+        pace = np.where((position >= 0) & (position <= 1), stamps, np.nan)
+    regress = np.empty(len(out))
+    ids = out["trade_id"].to_numpy()
+    repeat = np.zeros(len(out), dtype=bool)
+    start = 0
+    for n in lengths.tolist():
+        stop = start + n
+        if n:
+            # latest earlier in-session time: a NaN-skipping running max, shifted by one row
+            prev_max = np.empty(n)
+            prev_max[0] = np.nan
+            prev_max[1:] = np.fmax.accumulate(pace[start:stop - 1])
+            regress[start:stop] = (prev_max - stamps[start:stop]) / 1e6
+            repeat[start:stop] = pd.Series(ids[start:stop]).duplicated(keep="first").to_numpy()
+        start = stop
+    out["ts_regress_ms"] = regress
+    out["trade_id_repeat"] = (repeat & (ids >= 0)).astype("int8")
     out["symbol_mismatch"] = _symbol_mismatch(out["symbol"], symbol)
     out["fin_volume_rel_error"] = _fin_volume_rel_error(out, symbol)
     return out
@@ -121,8 +153,13 @@ def bars_checks(df: pd.DataFrame, day: date, symbol: str) -> pd.DataFrame:
     """Bars with the ``close_ts`` index as a column plus ``ohlc_breaks`` (how many of high >= open,
     close, low and low <= open, close fail; NaN prices ignored) and ``aggressor_excess``
     (buy_vol + sell_vol - volume, > 0 is wrong)."""
-    out = df.reset_index() if "close_ts" not in df.columns else df.reset_index(drop=True)
-    out = out[[c for c in BAR_CHECK_COLUMNS if c in out.columns]]  # list columns make GE's fingerprint slow
+    # only the checked columns, selected before the index becomes a column (the broker list columns
+    # are slow to copy and make GE's fingerprint slow)
+    if "close_ts" in df.columns:
+        out = df[[c for c in BAR_CHECK_COLUMNS if c in df.columns]].reset_index(drop=True)
+    else:
+        out = df[[c for c in BAR_CHECK_COLUMNS if c in df.columns]].reset_index()
+        out = out[[c for c in BAR_CHECK_COLUMNS if c in out.columns]]
     o, h, lo, c = (out[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
     breaks = (h < o).astype("int8") + (h < c) + (h < lo) + (lo > o) + (lo > c)
     out["ohlc_breaks"] = breaks.astype("int8")
@@ -230,36 +267,87 @@ def gate_days(
     ``before_write(day)`` runs before anything of that day is written (the ingest marks the day
     incomplete there). Quarantine is written before the data so that a crash never loses a bad row.
     """
-    from expectations.runner import run_suite
+    from expectations.runner import run_suite, wait_for_warm_up
 
     suite = suite_of(dataset)
     if not items:
         return []
-    checked = [CHECKS[suite](item.frame, item.day, symbol) for item in items]
-    stacked = checked[0] if len(checked) == 1 else pd.concat(checked, ignore_index=True)
+    wait_for_warm_up()  # the checks need the exchange calendar the warm-up builds
+    if suite == "trades":
+        stacked = trades_checks_days([i.frame for i in items], [i.day for i in items], symbol)
+    else:
+        checked = [CHECKS[suite](item.frame, item.day, symbol) for item in items]
+        stacked = checked[0] if len(checked) == 1 else pd.concat(checked, ignore_index=True)
+        del checked
     batch = run_suite(suite, stacked)
-    del stacked, checked
+    del stacked
     if batch.table_failures:
         days = ", ".join(str(i.day) for i in items)
         raise SchemaError(f"{dataset} {symbol} {days}: {batch.table_failure_message()}")
-    out = []
+    plans = []
     offset = 0
     for item in items:
         n = len(item.frame)
         result = batch if len(items) == 1 else batch.rows_slice(offset, offset + n)
         offset += n
-        if before_write is not None:
-            before_write(item.day)
-        out.append(_finish_day(lake, dataset, symbol, item, result, max_bad_share=max_bad_share, index=index,
+        plans.append(_plan_day(lake, dataset, symbol, item, result, max_bad_share=max_bad_share, index=index,
                                source=source, batch_days=len(items)))
-    return out
+    del batch
+    if before_write is not None:
+        for item in items:
+            before_write(item.day)
+    _commit(lake, symbol, plans)
+    return [(p.outcome, p.good) for p in plans]
 
 
-def _finish_day(
+@dataclass
+class _DayPlan:
+    """What the gate writes for one day, in order: ``("parquet", dataset, frame, index)``,
+    ``("delete", dataset)``, ``("unlink", path)`` or ``("json", dataset, payload)``."""
+
+    outcome: GateOutcome
+    good: pd.DataFrame
+    ops: list[tuple[Any, ...]]
+
+
+def _commit(lake: Lake, symbol: str, plans: list[_DayPlan]) -> None:
+    """Write the Parquet files of every planned day at once (temporary names, fsynced together), then
+    make each day's files visible in its planned order (quarantine before data, result last)."""
+    files = [(op[1], symbol, p.outcome.day, op[2], op[3]) for p in plans for op in p.ops if op[0] == "parquet"]
+    staged = lake.stage_days(files) if files else []
+    try:
+        it = iter(staged)
+        for p in plans:
+            day = p.outcome.day
+            for op in p.ops:
+                if op[0] == "parquet":
+                    next(it).commit()
+                elif op[0] == "delete":
+                    lake.delete_day(op[1], symbol, day)
+                elif op[0] == "unlink":
+                    op[1].unlink(missing_ok=True)
+                else:
+                    lake.write_json(op[1], symbol, day, VALIDATION, op[2])
+            _log_outcome(p.outcome)
+    finally:
+        for st in staged:
+            st.discard()
+
+
+def _log_outcome(o: GateOutcome) -> None:
+    level = log.error if not o.passed else (log.warning if o.bad_rows else log.debug)
+    level(
+        "prints on a non-trading day quarantined" if o.stray_day else "day validated" if o.passed else "day rejected",
+        data={"dataset": o.dataset, "symbol": o.symbol, "day": o.day.isoformat(), "rows": o.rows,
+              "bad_rows": o.bad_rows, "bad_share": round(o.bad_share, 6), "rules": o.rule_counts},
+    )
+
+
+def _plan_day(
     lake: Lake, dataset: str, symbol: str, item: DayBatchItem, result: SuiteResult, *, max_bad_share: float,
     index: bool, source: str | None, batch_days: int,
-) -> tuple[GateOutcome, pd.DataFrame]:
-    """Quarantine, threshold and writes of one day given its (sliced) suite result."""
+) -> _DayPlan:
+    """Quarantine, threshold and the writes of one day given its (sliced) suite result."""
     day, frame, prior_quarantine = item.day, item.frame, item.prior_quarantine
 
     positions = result.row_rules.index.to_numpy()
@@ -286,11 +374,13 @@ def _finish_day(
 
     q_name = quarantine_dataset(dataset)
     q_path: Path | None = None
+    ops: list[tuple[Any, ...]] = []
     if n_bad:
-        q_path = lake.write_day(q_name, symbol, day, quarantine.reset_index(drop=True))
+        q_path = lake.day_path(q_name, symbol, day)
+        ops.append(("parquet", q_name, quarantine.reset_index(drop=True), False))
     else:
-        lake.delete_day(q_name, symbol, day)  # a clean re-ingest clears an old quarantine
-        (lake.day_dir(q_name, symbol, day) / VALIDATION).unlink(missing_ok=True)
+        ops.append(("delete", q_name))  # a clean re-ingest clears an old quarantine
+        ops.append(("unlink", lake.day_dir(q_name, symbol, day) / VALIDATION))
 
     payload: dict[str, Any] = {
         **result.to_dict(),
@@ -310,12 +400,15 @@ def _finish_day(
     good = frame.iloc[~bad] if n_bad else frame
     data_path: Path | None = None
     if passed and len(good):  # a day with no good row (e.g. a holiday's stray prints) is no session
-        data_path = lake.write_day(dataset, symbol, day, good, index=index)
-        result_path = lake.write_json(dataset, symbol, day, VALIDATION, payload)
+        data_path = lake.day_path(dataset, symbol, day)
+        ops.append(("parquet", dataset, good, index))
+        result_path = lake.day_dir(dataset, symbol, day) / VALIDATION
+        ops.append(("json", dataset, payload))
         if n_bad:
-            lake.write_json(q_name, symbol, day, VALIDATION, payload)
+            ops.append(("json", q_name, payload))
     else:
-        result_path = lake.write_json(q_name, symbol, day, VALIDATION, payload)
+        result_path = lake.day_dir(q_name, symbol, day) / VALIDATION
+        ops.append(("json", q_name, payload))
         good = frame.iloc[:0]
     outcome = GateOutcome(
         dataset=dataset,
@@ -331,10 +424,4 @@ def _finish_day(
         quarantine_path=q_path,
         stray_day=stray_day,
     )
-    level = log.error if not passed else (log.warning if n_bad else log.debug)
-    level(
-        "prints on a non-trading day quarantined" if stray_day else "day validated" if passed else "day rejected",
-        data={"dataset": dataset, "symbol": symbol, "day": day.isoformat(), "rows": total, "bad_rows": n_bad,
-              "bad_share": round(share, 6), "rules": rule_counts},
-    )
-    return outcome, good
+    return _DayPlan(outcome, good, ops)

@@ -16,10 +16,11 @@ from training.dataset import assemble, hold_out_sessions
 from training.tracking import git_commit, validation_results
 
 
-def _inputs(n: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _inputs(n: int = 50, columns: tuple[str, ...] = ("a", "b", "c")) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n`` bars of random features named ``columns`` and labels for all but the last 5."""
     idx = pd.date_range("2026-01-05 12:00", periods=n, freq="60s", tz="UTC", name="close_ts")
     rng = np.random.default_rng(0)
-    feats = pd.DataFrame(rng.standard_normal((n, 3)), index=idx, columns=["a", "b", "c"])
+    feats = pd.DataFrame(rng.standard_normal((n, len(columns))), index=idx, columns=list(columns))
     labels = pd.DataFrame(
         {"label": np.tile([-1, 0, 1], n)[: n - 5], "fwd_ret": 0.0, "fwd_ticks": 1.0,
          "pos": np.arange(n - 5), "end_pos": np.arange(n - 5) + 5},
@@ -97,15 +98,7 @@ def test_holdout_drops_the_newest_sessions_and_refuses_to_hold_out_everything() 
 def _qt65_inputs(n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
     from features.spec import FEATURE_NAMES
 
-    idx = pd.date_range("2026-01-05 12:00", periods=n, freq="60s", tz="UTC", name="close_ts")
-    feats = pd.DataFrame(np.random.default_rng(0).standard_normal((n, len(FEATURE_NAMES))), index=idx,
-                         columns=list(FEATURE_NAMES))
-    labels = pd.DataFrame(
-        {"label": np.tile([-1, 0, 1], n)[: n - 5], "fwd_ret": 0.0, "fwd_ticks": 1.0,
-         "pos": np.arange(n - 5), "end_pos": np.arange(n - 5) + 5},
-        index=idx[: n - 5],
-    )
-    return feats, labels
+    return _inputs(n, tuple(FEATURE_NAMES))
 
 
 def test_a_history_without_book_assembles_with_the_book_features_nan_and_records_it() -> None:

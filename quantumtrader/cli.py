@@ -15,8 +15,8 @@ import typer
 from features.cli import app as features_app
 from live_engine.cli import backtest
 from market.cli import ingest, simulate
-from quantumtrader.config import get_settings
-from quantumtrader.errors import ConfigError, InputError
+from quantumtrader.config import Settings, get_settings
+from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
 from quantumtrader.ui import app as ui_app
 from training.cli import train
 
@@ -29,19 +29,46 @@ app = typer.Typer(
 )
 
 
+# Commands that run Prefect flows, and the modules they import: the local Prefect API server (~9 s to
+# start) is launched first and comes up on the other core while these imports run (quantumtrader.prefect_api).
+_FLOW_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("ingest",): ("flows.ingest",),
+    ("train",): ("flows.train",),
+    ("features", "build"): ("flows.features",),
+    ("demo",): ("flows.ingest", "flows.features", "flows.train", "live_engine.cli"),
+}
+_DEBUG = {"on": False}
+
+
 @app.callback()
 def _main(
+    ctx: typer.Context,
     json_logs: bool = typer.Option(False, "--json-logs", help="Print JSON log lines instead of the console format."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and third-party logs on the console."),
 ) -> None:
     """Load and validate the configuration before any command runs."""
     from quantumtrader.runtime import bootstrap
 
+    _DEBUG["on"] = debug
     try:
         settings = get_settings()
     except ConfigError as err:
         typer.secho(str(err), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    bootstrap(settings, json_console=json_logs)
+    bootstrap(settings, json_console=json_logs, debug=debug)
+    words = (ctx.invoked_subcommand, *(a for a in ctx.args[:1] if not a.startswith("-")))
+    if "--help" not in ctx.args:
+        _preflight(settings, words)
+    modules = next((mods for cmd, mods in _FLOW_COMMANDS.items() if words[: len(cmd)] == cmd), None)
+    if modules is not None and "--help" not in ctx.args:
+        import importlib
+
+        from quantumtrader import prefect_api
+
+        prefect_api.start(settings.var_dir / "logs")
+        for module in modules:
+            importlib.import_module(module)
+        prefect_api.wait_ready()
 
 
 @app.command("config")
@@ -73,14 +100,68 @@ app.command("backtest")(backtest)
 app.add_typer(ui_app, name="ui")
 
 
+def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, str]:
+    """The server stores (setting -> URI) the command about to run relies on."""
+    stores = settings.stores
+    head = words[0]
+    out: dict[str, str] = {}
+    if head in ("train", "backtest", "demo"):
+        out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
+    if any(words[: len(cmd)] == cmd for cmd in _FLOW_COMMANDS):
+        if stores.prefect_api_url:
+            out["stores.prefect_api_url"] = stores.prefect_api_url
+        elif stores.prefect_api_database_url:
+            out["stores.prefect_api_database_url"] = stores.prefect_api_database_url
+    if settings.features.online_store == "redis" and (head == "demo" or (head == "features" and words[1:2] != ("env",))):
+        out["features.redis_connection"] = settings.features.redis_connection
+    return out
+
+
+def _preflight(settings: Settings, words: tuple[str | None, ...]) -> None:
+    """Fail in ~``stores.connect_timeout_s`` with one line when a server store the command needs is down."""
+    from quantumtrader.stores import endpoint, require_reachable
+
+    for setting, uri in _stores_of(settings, words).items():
+        if endpoint(uri) is not None:
+            require_reachable(uri, setting=setting, timeout_s=settings.stores.connect_timeout_s)
+
+
+# Exit codes: 0 done, 1 internal error (a bug: report it), 2 bad input or configuration (fix and rerun),
+# 3 a store or service is unavailable (start it or point the config elsewhere), 130 interrupted.
+def _exit_code(err: BaseException) -> int:
+    if isinstance(err, InputError | ConfigError):
+        return 2
+    if isinstance(err, TransientError):
+        return 3
+    return 1
+
+
+def _fail(err: BaseException) -> None:
+    """One line on the console; the traceback goes to the JSON log (and to the console with --debug)."""
+    from quantumtrader.logging import get_logger, log_path
+
+    expected = isinstance(err, QTError)
+    get_logger("cli").error("command failed: %s: %s", type(err).__name__, err, exc_info=err,
+                            extra={"console": False})
+    where = log_path()
+    first = "; ".join(ln.strip() for ln in str(err).strip().splitlines() if ln.strip()) if expected \
+        else f"internal error: {type(err).__name__}: {err}"
+    tail = f" (full log: {where})" if where is not None and not _DEBUG["on"] else ""
+    hint = "; rerun with --debug for the traceback" if not expected and not _DEBUG["on"] else ""
+    typer.secho(f"error: {first}{tail}{hint}", fg=typer.colors.RED, err=True)
+    sys.exit(_exit_code(err))
+
+
 def main() -> None:
     # A crash in native code (LightGBM, DuckDB, BLAS) still prints the Python stack of every thread.
     faulthandler.enable()
     try:
         app()
-    except InputError as err:
-        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg=typer.colors.RED, err=True)
+        sys.exit(130)
+    except Exception as err:
+        _fail(err)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class StoresConfig(FrozenModel):
     prefect_api_database_url: str | None = None
     prefect_api_url: str | None = None  # set to use a Prefect server instead of the local ephemeral API
     reports_dir: Path | None = None
+    connect_timeout_s: float = Field(10.0, gt=0)  # a server store that does not answer in this time fails the command
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,10 @@ values through ``data=``::
 
     log = get_logger("market.ingest")
     log.info("day written", data={"symbol": "WDO", "rows": 1234})
+
+The console is for our own messages: third-party libraries (Prefect, MLflow, Great Expectations, Feast,
+warnings) log to the JSON file only, through the root logger, unless ``debug`` is on. A record logged with
+``extra={"console": False}`` (a failure's traceback) goes to the file and never to the console.
 """
 
 from __future__ import annotations
@@ -88,30 +92,80 @@ def get_logger(component: str) -> ComponentLogger:
     return ComponentLogger(logging.getLogger(f"{_ROOT}.{component}"), {"component": component})
 
 
+class _ConsoleFilter(logging.Filter):
+    """Drops records marked ``console=False`` (they are for the log file only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "console", True) is not False
+
+
+class _OurHandler:
+    """Marks the handlers this module installs, so a second setup replaces exactly those."""
+
+
+class QTStreamHandler(logging.StreamHandler, _OurHandler):  # type: ignore[type-arg]
+    pass
+
+
+class QTFileHandler(logging.FileHandler, _OurHandler):
+    pass
+
+
+def _replace_handlers(logger: logging.Logger, handlers: list[logging.Handler]) -> None:
+    for handler in list(logger.handlers):
+        if isinstance(handler, _OurHandler):
+            logger.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        logger.addHandler(handler)
+
+
 def setup_logging(
     level: str = "INFO",
     *,
     console: bool = True,
     json_path: Path | None = None,
     json_console: bool = False,
+    debug: bool = False,
 ) -> None:
-    """Configure the ``qt`` logger tree once per process.
+    """Configure logging once per process (calling it again replaces what it installed).
 
-    ``console`` writes the human format to stderr (or JSON lines when ``json_console``);
-    ``json_path`` appends JSON lines to a file. Calling it again replaces the handlers.
+    ``console`` writes our ``qt`` records in the human format to stderr (JSON lines when
+    ``json_console``); ``json_path`` appends JSON lines of every record, ours and third-party (root
+    logger, INFO and above), to a file. ``debug`` also shows third-party records and tracebacks on
+    the console.
     """
-    root = logging.getLogger(_ROOT)
-    root.setLevel(level.upper())
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    if console:
-        stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(JsonFormatter() if json_console else ConsoleFormatter())
-        root.addHandler(stream)
+    ours = logging.getLogger(_ROOT)
+    ours.setLevel("DEBUG" if debug else level.upper())
+    ours.propagate = False
+    file_handler: logging.Handler | None = None
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(json_path, encoding="utf-8")
+        file_handler = QTFileHandler(json_path, encoding="utf-8")
         file_handler.setFormatter(JsonFormatter())
-        root.addHandler(file_handler)
-    root.propagate = False
+    handlers: list[logging.Handler] = []
+    stream: logging.Handler | None = None
+    if console:
+        stream = QTStreamHandler(sys.stderr)
+        stream.setFormatter(JsonFormatter() if json_console else ConsoleFormatter())
+        if not debug:
+            stream.addFilter(_ConsoleFilter())
+        handlers.append(stream)
+    if file_handler is not None:
+        handlers.append(file_handler)
+    _replace_handlers(ours, handlers)
+    # Third-party records: the file (and, with debug, the console); Python warnings become records.
+    third_party: list[logging.Handler] = [h for h in (file_handler, stream if debug else None) if h is not None]
+    root = logging.getLogger()
+    if third_party:
+        root.setLevel(logging.DEBUG if debug else logging.INFO)
+    _replace_handlers(root, third_party)
+    logging.captureWarnings(True)
+
+
+def log_path(handlers_of: str = _ROOT) -> Path | None:
+    """Where the JSON log file of this process is (None when there is none)."""
+    for handler in logging.getLogger(handlers_of).handlers:
+        if isinstance(handler, logging.FileHandler):
+            return Path(handler.baseFilename)
+    return None

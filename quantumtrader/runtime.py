@@ -6,6 +6,7 @@ Called explicitly by the CLI, flows' entry points and test fixtures — never at
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from quantumtrader.config import Settings
 from quantumtrader.logging import setup_logging
@@ -19,6 +20,9 @@ _OFFLINE_ENV = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     # the ephemeral API server needs more than Prefect's default 20 s on a busy 2-core machine
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # third-party logs go to our JSON log file, not the console (quantumtrader.logging)
+    "MLFLOW_CONFIGURE_LOGGING": "false",
+    "PREFECT_LOGGING_SETTINGS_PATH": str(Path(__file__).with_name("prefect_logging.yml")),
 }
 
 
@@ -39,7 +43,7 @@ def configure_environment(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
 
 
-def bootstrap(settings: Settings, *, json_console: bool = False) -> None:
+def bootstrap(settings: Settings, *, json_console: bool = False, debug: bool = False) -> None:
     """Configure environment and logging for a CLI or flow process."""
     configure_environment(settings)
     json_file = settings.logging.json_file
@@ -47,4 +51,5 @@ def bootstrap(settings: Settings, *, json_console: bool = False) -> None:
         settings.logging.level,
         json_path=(settings.var_dir / json_file) if json_file else None,
         json_console=json_console,
+        debug=debug,
     )

@@ -7,6 +7,8 @@ back with ``mlflow.models.get_model_info("models:/quantumtrader@challenger").met
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 from dataclasses import dataclass
@@ -214,7 +216,9 @@ def log_and_register(
             pip_requirements=_pip_requirements(),
             metadata=contract,
         )
-        version = mlflow.register_model(info.model_uri, cfg.registered_model_name)
+        with contextlib.redirect_stderr(io.StringIO()) as said:  # MLflow prints "Successfully registered ..."
+            version = mlflow.register_model(info.model_uri, cfg.registered_model_name)
+        log.debug("mlflow register_model", data={"said": said.getvalue().strip()})
         client.set_registered_model_alias(cfg.registered_model_name, cfg.alias, version.version)
         client.set_model_version_tag(cfg.registered_model_name, version.version, "dataset_hash", ds.snapshot_hash)
         cv_loss = f"{summary.aggregate['lgbm']['log_loss']:.6f}"

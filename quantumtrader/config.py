@@ -8,8 +8,10 @@ Sources, highest priority first:
 3. a ``.env`` file in the working directory (same names),
 4. the YAML file named by ``QT_CONFIG`` (default ``config/default.yaml``).
 
-Secrets (passwords in database URLs) come only from the environment. A wrong value fails at
-start with :class:`~quantumtrader.errors.ConfigError` naming the field's path and the reason.
+Secrets (passwords in database URLs) come only from the environment. Nothing unknown passes: a
+``QT_`` name that is no setting, an unknown YAML key, broken YAML, a wrong value, a store URI that
+does not parse or a ``var_dir`` that cannot be created fail at start with one line each in a
+:class:`~quantumtrader.errors.ConfigError` (:mod:`quantumtrader.config_check`, docs/configuration.md).
 
 Every store lives under one git-ignored ``var/`` folder by default; relative paths are resolved
 against ``root`` (the project directory, ``QT_ROOT``, default: the working directory).
@@ -25,19 +27,22 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
+    SettingsError,
 )
 
 from features.config import FeaturesConfig
 from live_engine.config import LiveConfig
 from market.config import MarketConfig
+from quantumtrader import config_check as check
 from quantumtrader.errors import ConfigError
 from quantumtrader.frozen import FrozenModel
 from training.config import TrainingConfig
 
 DEFAULT_CONFIG_FILE = Path("config/default.yaml")
+DOTENV_FILE = Path(".env")
 
 
 class LoggingConfig(FrozenModel):
@@ -68,7 +73,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="QT_",
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=DOTENV_FILE,
+        dotenv_filtering="only_existing",  # other tools' names may share .env; QT_ ones are checked below
         extra="forbid",
         frozen=True,
     )
@@ -90,12 +96,20 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        yaml_file = Path(os.environ.get("QT_CONFIG", DEFAULT_CONFIG_FILE))
+        problems = check.unknown_env_names(os.environ, cls) + check.unknown_env_names(
+            _dotenv_vars(), cls, origin=f"{DOTENV_FILE}: ")  # pydantic-settings would ignore these
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        yaml_file = _yaml_file()
         if yaml_file.exists():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+            try:
+                data, _ = check.read_yaml(yaml_file, cls)
+                sources.append(InitSettingsSource(settings_cls, init_kwargs=data))
+            except ConfigError as err:
+                problems.append(str(err))
         elif "QT_CONFIG" in os.environ:
-            raise ConfigError(f"config file {yaml_file} (from QT_CONFIG) does not exist")
+            problems.append(f"QT_CONFIG: config file {yaml_file} does not exist")
+        if problems:
+            raise ConfigError("\n".join(problems))
         return tuple(sources)
 
     @model_validator(mode="after")
@@ -149,20 +163,87 @@ class Settings(BaseSettings):
         return self.stores.reports_dir
 
 
-def _format_validation_error(err: ValidationError) -> str:
+def _yaml_file() -> Path:
+    return Path(os.environ.get("QT_CONFIG", DEFAULT_CONFIG_FILE))
+
+
+def _dotenv_vars() -> dict[str, str | None]:
+    if not DOTENV_FILE.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return dotenv_values(DOTENV_FILE)
+
+
+def _origin(loc: tuple[str, ...], overrides: dict[str, Any]) -> str:
+    """`` (from QT_X__Y)`` or `` (from file.yaml:line)``: where the value at ``loc`` came from (error path only).
+
+    Sources in priority order: keyword arguments (no origin shown), environment, ``.env``, YAML.
+    """
+    node: Any = overrides
+    for part in loc:
+        node = node.get(part, KeyError) if isinstance(node, dict) else KeyError
+    if node is not KeyError:
+        return ""
+    name = check.PREFIX + check.DELIMITER.join(loc).upper()
+    if any(k.upper() == name for k in os.environ):
+        return f" (from {name})"
+    if any(k.upper() == name for k in _dotenv_vars()):
+        return f" (from {name} in {DOTENV_FILE})"
+    yaml_file = _yaml_file()
+    if loc and yaml_file.exists():
+        line = check.read_yaml(yaml_file, Settings)[1].get(loc)
+        if line is not None:
+            return f" (from {yaml_file}:{line})"
+    return ""
+
+
+def _format_validation_error(err: ValidationError, overrides: dict[str, Any]) -> str:
+    """One line per bad field: ``path (from QT_NAME): reason (got value)``."""
     lines = []
     for e in err.errors():
-        path = ".".join(str(part) for part in e["loc"]) or "<root>"
-        lines.append(f"  {path}: {e['msg']} (got {e.get('input')!r})")
-    return "invalid configuration:\n" + "\n".join(lines)
+        loc = tuple(str(part) for part in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        value = e.get("input")
+        scalar = isinstance(value, str | int | float | bool)  # a section's input is its whole mapping
+        got = f" (got {value!r})" if scalar and len(repr(value)) < 80 else ""
+        lines.append(f"{'.'.join(loc) or 'configuration'}{_origin(loc, overrides) if scalar else ''}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def _value_problems(s: Settings, overrides: dict[str, Any]) -> list[str]:
+    """Values that parse but cannot work: store URIs, the Redis address, a var_dir that cannot be made."""
+    st = s.stores
+    checks: list[tuple[tuple[str, ...], str | None, str | None]] = [
+        (("stores", "mlflow_tracking_uri"), st.mlflow_tracking_uri, check.mlflow_uri_problem(s.mlflow_tracking_uri)),
+        (("stores", "journal_db_url"), st.journal_db_url, check.db_url_problem(st.journal_db_url or "")),
+        (("stores", "prefect_api_database_url"), st.prefect_api_database_url,
+         check.db_url_problem(st.prefect_api_database_url or "")),
+        (("stores", "prefect_api_url"), st.prefect_api_url,
+         check.http_url_problem(st.prefect_api_url) if st.prefect_api_url else None),
+        (("features", "redis_connection"), s.features.redis_connection,
+         check.redis_problem(s.features.redis_connection)),
+        (("stores", "var_dir"), None, check.creatable_dir_problem(s.var_dir)),
+    ]
+    return [f"{'.'.join(loc)}{_origin(loc, overrides)}: " + (f"{value!r} {why}" if value is not None else why)
+            for loc, value, why in checks if why]
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Load and validate the configuration; raise :class:`ConfigError` naming each bad field."""
+    """Load and validate the configuration; raise :class:`ConfigError` with one line per bad field."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err)) from None
+        raise ConfigError(check.redact(_format_validation_error(err, overrides))) from None
+    except SettingsError as err:  # a JSON value pydantic-settings cannot parse (most are caught earlier)
+        reason = " ".join(str(err).split())
+        raise ConfigError(check.redact(f"{reason} (a list or section set in QT_ must be JSON)")) from None
+    except ConfigError as err:
+        raise ConfigError(check.redact(str(err))) from None
+    problems = _value_problems(settings, overrides)
+    if problems:
+        raise ConfigError(check.redact("\n".join(problems)))
+    return settings
 
 
 @lru_cache(maxsize=1)

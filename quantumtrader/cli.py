@@ -112,7 +112,8 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
             out["stores.prefect_api_url"] = stores.prefect_api_url
         elif stores.prefect_api_database_url:
             out["stores.prefect_api_database_url"] = stores.prefect_api_database_url
-    if settings.features.online_store == "redis" and (head == "demo" or (head == "features" and words[1:2] != ("env",))):
+    uses_online = head == "demo" or (head == "features" and words[1:2] != ("env",))
+    if settings.features.online_store == "redis" and uses_online:
         out["features.redis_connection"] = settings.features.redis_connection
     return out
 
@@ -138,7 +139,7 @@ def _exit_code(err: BaseException) -> int:
 
 def _fail(err: BaseException) -> None:
     """One line on the console; the traceback goes to the JSON log (and to the console with --debug)."""
-    from quantumtrader.logging import get_logger, log_path
+    from quantumtrader.logging import get_logger, log_path, redact
 
     expected = isinstance(err, QTError)
     get_logger("cli").error("command failed: %s: %s", type(err).__name__, err, exc_info=err,
@@ -148,7 +149,7 @@ def _fail(err: BaseException) -> None:
         else f"internal error: {type(err).__name__}: {err}"
     tail = f" (full log: {where})" if where is not None and not _DEBUG["on"] else ""
     hint = "; rerun with --debug for the traceback" if not expected and not _DEBUG["on"] else ""
-    typer.secho(f"error: {first}{tail}{hint}", fg=typer.colors.RED, err=True)
+    typer.secho(redact(f"error: {first}{tail}{hint}"), fg=typer.colors.RED, err=True)
     sys.exit(_exit_code(err))
 
 

@@ -39,6 +39,7 @@ from market.config import MarketConfig
 from quantumtrader import config_check as check
 from quantumtrader.errors import ConfigError
 from quantumtrader.frozen import FrozenModel
+from quantumtrader.logging import redact
 from training.config import TrainingConfig
 
 DEFAULT_CONFIG_FILE = Path("config/default.yaml")
@@ -234,15 +235,15 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as err:
-        raise ConfigError(check.redact(_format_validation_error(err, overrides))) from None
+        raise ConfigError(redact(_format_validation_error(err, overrides))) from None
     except SettingsError as err:  # a JSON value pydantic-settings cannot parse (most are caught earlier)
         reason = " ".join(str(err).split())
-        raise ConfigError(check.redact(f"{reason} (a list or section set in QT_ must be JSON)")) from None
+        raise ConfigError(redact(f"{reason} (a list or section set in QT_ must be JSON)")) from None
     except ConfigError as err:
-        raise ConfigError(check.redact(str(err))) from None
+        raise ConfigError(redact(str(err))) from None
     problems = _value_problems(settings, overrides)
     if problems:
-        raise ConfigError(check.redact("\n".join(problems)))
+        raise ConfigError(redact("\n".join(problems)))
     return settings
 
 

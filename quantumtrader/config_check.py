@@ -72,13 +72,7 @@ _SQLALCHEMY_URL = re.compile(
         """,
     re.X,
 )
-_URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
 _REDIS_OPTION = re.compile(r"^[a-z_]+=.*$")
-
-
-def redact(text: str) -> str:
-    """``scheme://user:secret@host`` -> ``scheme://user:***@host`` everywhere in ``text``."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def did_you_mean(word: str, choices: Iterable[str], show: Callable[[str], str] = str) -> str:

@@ -15,6 +15,7 @@ warnings) log to the JSON file only, through the root logger, unless ``debug`` i
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
@@ -25,6 +26,12 @@ import orjson
 
 _ROOT = "qt"
 _SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
+_URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
+
+
+def redact(text: str) -> str:
+    """``scheme://user:secret@host`` -> ``scheme://user:***@host`` everywhere in ``text``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def _redact(data: Mapping[Any, Any]) -> dict[str, Any]:
@@ -51,11 +58,11 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "component": getattr(record, "component", record.name),
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "data": _redact(getattr(record, "data", None) or {}),
         }
         if record.exc_info:
-            payload["data"]["exception"] = self.formatException(record.exc_info)
+            payload["data"]["exception"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(payload, default=str).decode()
 
 
@@ -67,7 +74,7 @@ class ConsoleFormatter(logging.Formatter):
         component = getattr(record, "component", record.name)
         data = _redact(getattr(record, "data", None) or {})
         extras = " ".join(f"{k}={v}" for k, v in data.items())
-        line = f"{ts} {record.levelname:<7} {component}: {record.getMessage()}"
+        line = f"{ts} {record.levelname:<7} {component}: {redact(record.getMessage())}"
         if extras:
             line += f"  {extras}"
         if record.exc_info:

@@ -16,6 +16,7 @@ Its output goes to ``<var_dir>/logs/prefect-api.log``.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
@@ -51,10 +52,8 @@ def _free_port() -> int:
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
+    with contextlib.suppress(OSError):  # not Linux: atexit still stops it
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not Linux: atexit still stops it
-        pass
 
 
 def start(log_dir: Path) -> str | None:

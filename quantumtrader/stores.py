@@ -14,25 +14,12 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from quantumtrader.errors import TransientError
+from quantumtrader.logging import redact
 
 _DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "redis": 6379, "http": 80, "https": 443}
-
-
-def redact(uri: str) -> str:
-    """``scheme://user:***@host/db``: the password of a URI never reaches a message or a log line."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return uri
-    if parts.password is None:
-        return uri
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,8 @@ def test_a_wrong_postgres_database_is_named(tmp_path: Path) -> None:
 
 def test_redis_down_is_one_line_exit_3(tmp_path: Path) -> None:
     var = tmp_path / "var"
-    proc = _run(["features", "show"], var, QT_FEATURES__ONLINE_STORE="redis", QT_FEATURES__REDIS_CONNECTION="127.0.0.1:1",
-                QT_STORES__CONNECT_TIMEOUT_S="2")
+    proc = _run(["features", "show"], var, QT_FEATURES__ONLINE_STORE="redis",
+                QT_FEATURES__REDIS_CONNECTION="127.0.0.1:1", QT_STORES__CONNECT_TIMEOUT_S="2")
     line = _one_line_error(proc, 3)
     assert "features.redis_connection" in line and "127.0.0.1:1" in line
 

@@ -11,10 +11,10 @@ from quantumtrader.config_check import (
     NON_SETTING_ENV,
     db_url_problem,
     mlflow_uri_problem,
-    redact,
     redis_problem,
 )
 from quantumtrader.errors import ConfigError
+from quantumtrader.logging import redact
 
 
 def test_default_stores_all_live_under_var(tmp_path: Path) -> None:

@@ -105,8 +105,10 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
     stores = settings.stores
     head = words[0]
     out: dict[str, str] = {}
-    if head in ("train", "backtest", "demo"):
+    if head in ("train", "backtest", "demo") or words[:2] == ("ui", "mlflow"):
         out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
+    if words[:2] == ("ui", "prefect") and stores.prefect_api_database_url:
+        out["stores.prefect_api_database_url"] = stores.prefect_api_database_url
     if any(words[: len(cmd)] == cmd for cmd in _FLOW_COMMANDS):
         if stores.prefect_api_url:
             out["stores.prefect_api_url"] = stores.prefect_api_url

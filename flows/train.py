@@ -70,6 +70,14 @@ def task_runner(settings: Settings) -> Any:
     return ThreadPoolTaskRunner(max_workers=cfg.max_workers)
 
 
+def cv_lgbm_config(settings: Settings) -> LGBMConfig:
+    """LightGBM config of the CV tasks. Threads: the fits take turns in LightGBM (one process-wide
+    lock, :mod:`quantumtrader.lgbm_section`), each on ``training.lgbm.num_threads`` (0 = all cores).
+    Dask: each of the ``max_workers`` worker processes has its own lock, so they share the cores."""
+    cfg = settings.training
+    return cfg.lgbm.shared_by(cfg.max_workers) if cfg.task_runner == "dask" else cfg.lgbm
+
+
 def _progress(console: Console | None) -> Progress | None:
     if console is None:
         return None
@@ -90,7 +98,8 @@ def _train_flow(
     ds = dataset if dataset is not None else dataset_task(settings, symbol)
     plan = plan_task(ds, settings)
     cfg = settings.training
-    futures = [cv_task.submit(ds, job, cfg.lgbm, plan.cost_ticks) for job in plan.jobs]
+    lgbm_cfg = cv_lgbm_config(settings)
+    futures = [cv_task.submit(ds, job, lgbm_cfg, plan.cost_ticks) for job in plan.jobs]
     results: list[FoldResult] = []
     progress = _progress(console)
     if progress is not None:

@@ -12,6 +12,10 @@ absent group, whatever the row holds, so a model trained without book sees exact
 training even on a feed with book (no train/serve skew). :func:`check_feature_contract` refuses, by
 name, a model whose contract differs from the serving side's (bar spec, ``large_trade_qty``, tick
 size, or a group the model needs and the data lacks).
+
+Loading, the predictor set-up and the smoke test run inside the process-wide LightGBM section
+(:mod:`quantumtrader.lgbm_section`), so a model loaded while a training fits in the same process
+does not race it; the per-row fast call stays outside (it builds no predictor).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from quantumtrader.errors import InputError
+from quantumtrader.lgbm_section import lightgbm_section
 from quantumtrader.logging import get_logger
 
 log = get_logger("serving.predictor")
@@ -120,6 +125,10 @@ class Predictor:
         # Booster.predict rebuilds a predictor (and parses parameters) on every call. LightGBM's
         # single-row fast path (private ctypes API) avoids that; ``_InnerPredictor`` is the second
         # choice. Each is used only when it exists and agrees with Booster.predict (see smoke_test).
+        with lightgbm_section():
+            self._init_predictors()
+
+    def _init_predictors(self) -> None:
         try:
             from lightgbm.basic import _InnerPredictor
 
@@ -185,7 +194,8 @@ class Predictor:
         raw = path.read_bytes()
         if raw[:2] == b"\x80\x04" or raw[:1] == b"\x80":  # pickle protocol header
             raise ModelRefused(f"{model_uri}: {data} is a pickle, refused")
-        booster = lgb.Booster(model_file=str(path))
+        with lightgbm_section():
+            booster = lgb.Booster(model_file=str(path))
         pred = cls.from_booster(booster, metadata, model_uri=model_uri, model_sha256=hashlib.sha256(raw).hexdigest())
         log.info("model loaded", data={"model_uri": model_uri, "sha256": pred.model_sha256[:12],
                                        "temperature": pred.temperature, "features": pred.n_features})
@@ -223,11 +233,12 @@ class Predictor:
         buf[0, :] = row
         if len(self._nan_idx):
             buf[0, self._nan_idx] = np.nan
-        if self._inner is not None:
-            fast: np.ndarray = self._inner.predict(buf, raw_score=True)[0]
-            return fast
-        out: np.ndarray = self.booster.predict(buf, raw_score=True, num_threads=1)[0]
-        return out
+        with lightgbm_section():  # the slower paths build a native predictor per call
+            if self._inner is not None:
+                fast: np.ndarray = self._inner.predict(buf, raw_score=True)[0]
+                return fast
+            out: np.ndarray = self.booster.predict(buf, raw_score=True, num_threads=1)[0]
+            return out
 
     def predict_proba3(self, row: np.ndarray) -> tuple[float, float, float]:
         """``(p(down), p(flat), p(up))`` as Python floats: the decision core's per-bar call."""
@@ -253,6 +264,10 @@ class Predictor:
     def smoke_test(self) -> None:
         """One prediction on an all-NaN row (and one on a row of zeros) must agree with
         ``Booster.predict`` and give 3 finite probabilities summing to 1."""
+        with lightgbm_section():
+            self._smoke_test()
+
+    def _smoke_test(self) -> None:
         for row in (np.full(self.n_features, np.nan), self._masked(np.zeros(self.n_features))):
             slow = self.booster.predict(row.reshape(1, -1), raw_score=True, num_threads=1)[0]
             if self._fast is not None and not np.allclose(np.array(self._fast.raw3(row)), slow, rtol=0, atol=1e-12):

@@ -44,10 +44,25 @@ class CVConfig(FrozenModel):
 class LGBMConfig(FrozenModel):
     """Fixed LightGBM parameters (the tuned ones come from :class:`TuningConfig`)."""
 
-    num_threads: int = Field(1, gt=0, description="Threads per booster; folds run in parallel instead.")
+    num_threads: int = Field(
+        1, ge=0,
+        description="Threads of every LightGBM fit (fits run one at a time per process); 0 = all cores, resolved "
+        "to the CPU count (never LightGBM's own default, which the live predictor's num_threads=1 changes).",
+    )
     early_stopping_rounds: int = Field(20, gt=0)
     bagging_fraction: float = Field(1.0, gt=0, le=1)
     seed: int = 42
+
+    @property
+    def threads(self) -> int:
+        """The explicit thread count every LightGBM call of a fit passes (``num_threads``, 0 = all cores)."""
+        from quantumtrader.lgbm_section import all_cores
+
+        return self.num_threads or all_cores()
+
+    def shared_by(self, processes: int) -> LGBMConfig:
+        """This config for one of ``processes`` worker processes on this machine: the cores split between them."""
+        return self.model_copy(update={"num_threads": max(1, self.threads // max(1, processes))})
 
 
 class TuningConfig(FrozenModel):

@@ -7,6 +7,11 @@ early stopping, calibration or scaling.
 LightGBM is trained with the native API (``lgb.train``) on class indices 0/1/2 = down/flat/up;
 calibrated probabilities are ``softmax(booster.predict(x, raw_score=True) / T)``
 (:func:`predict_proba_from_booster`), the exact rule the serving side applies.
+
+Every LightGBM call here (Dataset construction, ``lgb.train``, ``Booster.predict``) runs inside
+:func:`quantumtrader.lgbm_section.lightgbm_section` (one LightGBM job at a time per process: LightGBM
+crashes under concurrent jobs) with the explicit thread count ``LGBMConfig.threads`` (0 = all cores,
+never LightGBM's process-wide default), so the CV threads take turns in LightGBM.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from quantumtrader.lgbm_section import all_cores, lightgbm_section
 from training.calibration import apply_calibration, fit_temperature
 from training.config import LGBMConfig
 from training.labels import CLASSES
@@ -50,20 +56,28 @@ class CalibratedBooster:
     booster: lgb.Booster
     calibration: dict[str, Any]
     best_iteration: int
+    num_threads: int = 0  # the fit's thread count, reused by predict_proba (0 = all cores)
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        return predict_proba_from_booster(self.booster, X, self.calibration)
+        return predict_proba_from_booster(self.booster, X, self.calibration, num_threads=self.num_threads)
 
 
-def predict_proba_from_booster(
-    booster: lgb.Booster, X: pd.DataFrame | np.ndarray, calibration: dict[str, Any]
-) -> np.ndarray:
-    """Calibrated probabilities (columns down, flat, up) = softmax(raw scores / temperature)."""
+def predict_raw(booster: lgb.Booster, X: pd.DataFrame | np.ndarray, *, num_threads: int = 0,
+                raw_score: bool = True) -> np.ndarray:
+    """``booster.predict`` inside the LightGBM section with an explicit thread count (0 = all cores)."""
     values = X.to_numpy(dtype=np.float64) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=np.float64)
     if values.ndim == 1:
         values = values.reshape(1, -1)
-    raw = np.asarray(booster.predict(values, raw_score=True))
-    return apply_calibration(raw.reshape(len(values), len(CLASSES)), calibration)
+    with lightgbm_section():
+        return np.asarray(booster.predict(values, raw_score=raw_score, num_threads=num_threads or all_cores()))
+
+
+def predict_proba_from_booster(
+    booster: lgb.Booster, X: pd.DataFrame | np.ndarray, calibration: dict[str, Any], *, num_threads: int = 0
+) -> np.ndarray:
+    """Calibrated probabilities (columns down, flat, up) = softmax(raw scores / temperature)."""
+    raw = predict_raw(booster, X, num_threads=num_threads)
+    return apply_calibration(raw.reshape(-1, len(CLASSES)), calibration)
 
 
 def lgb_params(params: dict[str, Any], cfg: LGBMConfig) -> tuple[dict[str, Any], int]:
@@ -73,7 +87,7 @@ def lgb_params(params: dict[str, Any], cfg: LGBMConfig) -> tuple[dict[str, Any],
         "objective": "multiclass",
         "num_class": len(CLASSES),
         "verbosity": -1,
-        "num_threads": cfg.num_threads,
+        "num_threads": cfg.threads,  # explicit: never LightGBM's process-wide default
         "seed": cfg.seed,
         "deterministic": True,
         "force_row_wise": True,
@@ -97,28 +111,29 @@ def fit_lightgbm(
     """Fit on ``X_fit``, early-stop and fit the temperature on ``X_val`` (both from the training fold)."""
     audit = audit if audit is not None else FitAudit()
     native, rounds = lgb_params(params, cfg)
+    threads = int(native["num_threads"])
     names = [str(c) for c in X_fit.columns]
     audit.record("lgbm_fit", X_fit.index)
-    train_set = lgb.Dataset(
-        X_fit.to_numpy(dtype=np.float64), label=to_index(y_fit), feature_name=names, free_raw_data=True
-    )
     audit.record("early_stopping", X_val.index)
-    val_set = lgb.Dataset(X_val.to_numpy(dtype=np.float64), label=to_index(y_val), reference=train_set)
-    booster = lgb.train(
-        native,
-        train_set,
-        num_boost_round=rounds,
-        valid_sets=[val_set],
-        valid_names=["inner_val"],
-        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-    )
-    best = int(booster.best_iteration or booster.current_iteration())
-    # Cut the model at its best iteration so every later predict (here, MLflow, the engine) agrees.
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     audit.record("calibration", X_val.index)
-    raw_val = np.asarray(booster.predict(X_val.to_numpy(dtype=np.float64), raw_score=True))
+    x_fit, x_val = X_fit.to_numpy(dtype=np.float64), X_val.to_numpy(dtype=np.float64)
+    with lightgbm_section():  # the Datasets are constructed inside lgb.train, with ``native``'s threads
+        train_set = lgb.Dataset(x_fit, label=to_index(y_fit), feature_name=names, free_raw_data=True)
+        val_set = lgb.Dataset(x_val, label=to_index(y_val), reference=train_set)
+        booster = lgb.train(
+            native,
+            train_set,
+            num_boost_round=rounds,
+            valid_sets=[val_set],
+            valid_names=["inner_val"],
+            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+        )
+        best = int(booster.best_iteration or booster.current_iteration())
+        # Cut the model at its best iteration so every later predict (here, MLflow, the engine) agrees.
+        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+        raw_val = np.asarray(booster.predict(x_val, raw_score=True, num_threads=threads))
     temperature = fit_temperature(raw_val, to_index(y_val))
-    return CalibratedBooster(booster, {"method": "temperature", "temperature": temperature}, best)
+    return CalibratedBooster(booster, {"method": "temperature", "temperature": temperature}, best, threads)
 
 
 class LogisticBaseline:
@@ -173,5 +188,7 @@ class MajorityBaseline:
 
 def feature_importance(booster: lgb.Booster) -> pd.Series:
     """Total gain per feature, descending."""
-    gain = booster.feature_importance(importance_type="gain")
-    return pd.Series(gain, index=booster.feature_name(), name="gain").sort_values(ascending=False)
+    with lightgbm_section():
+        gain = booster.feature_importance(importance_type="gain")
+        names = booster.feature_name()
+    return pd.Series(gain, index=names, name="gain").sort_values(ascending=False)

@@ -2,7 +2,8 @@
 
 The search is a list of independent :class:`CVJob` s (one per parameter combination and fold, plus
 one baseline job per fold); :func:`run_job` is a plain function so the jobs can run in a thread
-pool, a Prefect task runner (threads or a Dask cluster) or one by one. :func:`summarise` picks the
+pool, a Prefect task runner (threads or a Dask cluster) or one by one; in threads, their LightGBM
+fits take turns (:func:`training.models.fit_lightgbm`). :func:`summarise` picks the
 combination with the lowest mean out-of-fold log loss of the calibrated LightGBM.
 """
 
@@ -104,7 +105,12 @@ def run_jobs(
     *,
     max_workers: int = 1,
 ) -> list[FoldResult]:
-    """Run ``jobs`` in a thread pool (LightGBM releases the GIL); the flow uses Prefect instead."""
+    """Run ``jobs`` in a thread pool; the flow uses Prefect instead.
+
+    The LightGBM part of each job holds the process-wide LightGBM section
+    (:mod:`quantumtrader.lgbm_section`: concurrent LightGBM jobs crash the process), so the pool runs
+    one fit at a time on all cores while the baselines and metrics of other jobs run beside it.
+    """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     results: list[FoldResult] = []

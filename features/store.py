@@ -273,14 +273,26 @@ def get_online_features(symbol: str, settings: Settings, *, project: str | None 
 
     Raises :class:`InputError` when the online store holds nothing for the symbol.
     """
+    return online_vector(symbol, settings, project=project)[0]
+
+
+def online_vector(
+    symbol: str, settings: Settings, *, project: str | None = None
+) -> tuple[dict[str, float], pd.Timestamp | None]:
+    """:func:`get_online_features` plus the vector's as-of time: its newest event timestamp (UTC, seconds)."""
     if not symbol:
         raise InputError("symbol must be a non-empty string")
     store, service = _online(settings, project)
-    row = store.get_online_features(features=service, entity_rows=[{"symbol": symbol}]).to_dict()
+    response = store.get_online_features(features=service, entity_rows=[{"symbol": symbol}])
+    row = response.to_dict(include_event_timestamps=True)
     values = [row[name][0] for name in FEATURE_NAMES]
     if all(v is None for v in values):
         raise InputError(f"no online {VERSION} features for symbol {symbol!r}: run `qtml features build` first")
-    return {name: float("nan") if v is None else float(v) for name, v in zip(FEATURE_NAMES, values, strict=True)}
+    stamps = [row.get(f"{name}__ts", [0])[0] or 0 for name, v in zip(FEATURE_NAMES, values, strict=True)
+              if v is not None]
+    as_of = pd.Timestamp(max(stamps), unit="s", tz="UTC") if stamps and max(stamps) > 0 else None
+    vector = {name: float("nan") if v is None else float(v) for name, v in zip(FEATURE_NAMES, values, strict=True)}
+    return vector, as_of
 
 
 def forget_online_stores() -> None:

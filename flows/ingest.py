@@ -15,13 +15,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from market.ingest import IngestReport, ingest_file, ingest_frames, plan_files
 from market.lake import bars_dataset
 from market.loaders.options import LoaderOptions
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import InputError, TransientError
+from quantumtrader.progress import STARTUP, step, until_next_step
 
 
 def only_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -92,52 +92,27 @@ def ingest_flow(
     settings = settings or get_settings()
     symbol = symbol or settings.market.symbol
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
-    with _progress(console) as progress:
-        if source == "simulate":
-            cfg = settings.market.simulator
-            n = sessions or cfg.sessions
-            bar = progress.add_task("simulating", total=n)
+    if source == "simulate":
+        cfg = settings.market.simulator
+        n = sessions or cfg.sessions
+        with step("ingest", f"{n} sessions simulated", console=console):
             sims = simulate_task(settings, symbol, n, start or cfg.start, cfg.seed if seed is None else seed)
-            progress.update(bar, description="ingesting sessions")
+        with step("ingest", "sessions validated and written", total=len(sims), console=console) as progress:
             for session in sims:
                 report.extend(ingest_session_task(session, settings, report.seen))
-                progress.advance(bar)
-        elif source == "path":
-            if not path:
-                raise InputError("ingest_flow(source='path') needs path=")
-            plan = plan_files(Path(path), symbol)
-            bar = progress.add_task("ingesting files", total=len(plan))
+                progress.advance()
+    elif source == "path":
+        if not path:
+            raise InputError("ingest_flow(source='path') needs path=")
+        plan = plan_files(Path(path), symbol)
+        with step("ingest", "files validated and written", total=len(plan), console=console) as progress:
             for kind, file in plan:
                 report.extend(ingest_file_task(file, kind, settings, symbol, fmt, report.seen, options))
-                progress.advance(bar)
-        else:
-            raise InputError(f"ingest_flow: source must be 'simulate' or 'path', not {source!r}")
+                progress.advance()
+    else:
+        raise InputError(f"ingest_flow: source must be 'simulate' or 'path', not {source!r}")
     report.raise_for_failures()
     return report.summary()
-
-
-class _NoProgress:
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def advance(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _progress(console: Console | None) -> Any:
-    if console is None:
-        return _NoProgress()
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
 
 
 def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
@@ -145,12 +120,13 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
     cfg = settings.market.simulator
     console.print(f"Simulating and ingesting {cfg.sessions} {settings.market.symbol} sessions from {cfg.start} "
                   f"(seed {cfg.seed}, ~{cfg.trades_per_session:,} trades each) through the Prefect flow 'ingest'…")
-    summary = ingest_flow(source="simulate", settings=settings, console=console)
+    with until_next_step("ingest", STARTUP, console=console):
+        summary = ingest_flow(source="simulate", settings=settings, console=console)
     lake = settings.lake_root
     console.print(
         f"sessions [bold]{summary['sessions']}[/bold] · trades [bold]{summary['trades_written']:,}[/bold] · "
         f"book snapshots {summary['book_snapshots']:,} · bars ({settings.market.bars.spec}) {summary['bars']:,} · "
-        f"quarantined rows [bold]{summary['quarantined_rows']}[/bold] · {summary['seconds']:.1f} s of ingest"
+        f"quarantined rows [bold]{summary['quarantined_rows']}[/bold]"
     )
     console.print(f"trades  → {lake / 'trades'}  (validation result: _validation.json beside each day)")
     console.print(f"book    → {lake / 'book'}")

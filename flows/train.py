@@ -15,10 +15,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from quantumtrader.config import Settings, get_settings
+from quantumtrader.progress import STARTUP, step, until_next_step
 from training import pipeline
 from training.config import LGBMConfig
 from training.dataset import Dataset, load_dataset
@@ -78,13 +78,6 @@ def cv_lgbm_config(settings: Settings) -> LGBMConfig:
     return cfg.lgbm.shared_by(cfg.max_workers) if cfg.task_runner == "dask" else cfg.lgbm
 
 
-def _progress(console: Console | None) -> Progress | None:
-    if console is None:
-        return None
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
-
-
 @flow(name="train", validate_parameters=False, log_prints=False)
 def _train_flow(
     settings: Settings,
@@ -95,31 +88,27 @@ def _train_flow(
 ) -> dict[str, Any]:
     # Datasets go to tasks unwrapped: prefect's ``quote`` does not survive pickling to Dask workers
     # (it arrives as a tuple); a Dataset is a dataclass of arrays, cheap for Prefect to inspect.
-    ds = dataset if dataset is not None else dataset_task(settings, symbol)
+    with step("train", "dataset loaded through Feast", console=console) as s:
+        ds = dataset if dataset is not None else dataset_task(settings, symbol)
+        s.done(f"dataset of {len(ds):,} labelled rows " + ("given" if dataset is not None else "loaded through Feast"))
     plan = plan_task(ds, settings)
     cfg = settings.training
     lgbm_cfg = cv_lgbm_config(settings)
     futures = [cv_task.submit(ds, job, lgbm_cfg, plan.cost_ticks) for job in plan.jobs]
     results: list[FoldResult] = []
-    progress = _progress(console)
-    if progress is not None:
-        with progress:
-            bar = progress.add_task(
-                f"CV: {len(plan.combos)} combos x {len(plan.folds)} folds + baselines ({cfg.task_runner})",
-                total=len(futures),
-            )
-            for fut in as_completed(futures):
-                results.extend(fut.result())
-                progress.advance(bar)
-    else:
-        for fut in futures:
+    label = f"CV of {len(plan.combos)} combos x {len(plan.folds)} folds + baselines ({cfg.task_runner}), jobs"
+    with step("train", label, total=len(futures), console=console) as progress:
+        for fut in as_completed(futures) if console is not None else futures:
             results.extend(fut.result())
+            progress.advance()
     summary = summarise(results, plan.combos, ds.y)
-    if console is not None:
-        console.print("fitting the final model on all rows …")
-    model = final_task(ds, plan, summary.best_params, settings)
+    with step("train", "final model fitted on all rows", console=console):
+        model = final_task(ds, plan, summary.best_params, settings)
     contract = pipeline.build_contract(ds, model, settings)
-    registered = register_task(settings, ds, summary, model, contract) if register else None
+    registered = None
+    if register:
+        with step("train", "logged to MLflow and registered", console=console):
+            registered = register_task(settings, ds, summary, model, contract)
     return {
         "rows": len(ds),
         "dataset_hash": ds.snapshot_hash,
@@ -173,7 +162,8 @@ def cv_table(summary: dict[str, Any]) -> Table:
 
 def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
     """``make demo``: train on the ingested sessions' features, register the challenger, show CV metrics."""
-    summary = train_flow(settings=settings, console=console)
+    with until_next_step("train", STARTUP, console=console):
+        summary = train_flow(settings=settings, console=console)
     reg = summary["registered"]
     console.print(
         f"{summary['rows']:,} labelled rows (dataset {summary['dataset_hash'][:12]}), classes {summary['classes']}; "
@@ -188,7 +178,7 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
         f"({reg['uri']}), run {reg['run_id']}"
     )
     console.print("open the MLflow UI on this store: [bold]make mlflow-ui[/bold] "
-                  f"(or [bold]uv run qtml ui mlflow[/bold]; store {settings.mlflow_tracking_uri})")
+                  f"(or [bold].venv/bin/qtml ui mlflow[/bold]; store {settings.mlflow_tracking_uri})")
     return summary
 
 

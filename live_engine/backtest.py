@@ -10,6 +10,7 @@ positions and the equity curve), ``features.parquet`` (the vector each decision 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -208,8 +209,14 @@ def run_backtest(
     run_name: str | None = None,
     log_mlflow: bool = True,
     progress: Callable[[int], None] | None = None,
+    step: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> BacktestResult:
-    """Replay sessions through the decision core and write every output (see the module docstring)."""
+    """Replay sessions through the decision core and write every output (see the module docstring).
+
+    ``progress(k)`` is called after each replayed session; ``step(label)`` (a context manager, e.g.
+    :func:`quantumtrader.progress.step`) wraps the steps after the replay.
+    """
+    step = step or (lambda _label: nullcontext())
     cfg = settings.live.backtest
     if data is None:
         data = load_lake_sessions(settings, sessions if sessions is not None else cfg.sessions)
@@ -245,10 +252,14 @@ def run_backtest(
             "agents": orjson.dumps(agent_configs()).decode() if scripted is None else "",
             "model_input_groups": orjson.dumps(getattr(model, "input_groups", None)).decode(),
             "abstaining_agents": ",".join(abstaining)}
-    report = write_outputs(run_dir, core, {**metrics}, info)
+    with step("outputs and report written"):
+        report = write_outputs(run_dir, core, {**metrics}, info)
     metrics["order_hash"] = metrics_h  # type: ignore[assignment]
-    run_id = log_to_mlflow(settings, run_dir, {k: v for k, v in metrics.items() if k != "order_hash"},
-                           info, model_uri) if log_mlflow else None
+    run_id = None
+    if log_mlflow:
+        with step("logged to MLflow"):
+            run_id = log_to_mlflow(settings, run_dir, {k: v for k, v in metrics.items() if k != "order_hash"},
+                                   info, model_uri)
     log.info("backtest finished", data={"run_dir": str(run_dir), "pnl": round(metrics["pnl"], 2),
                                         "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12]})
     return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample)

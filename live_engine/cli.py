@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from quantumtrader.progress import step
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from live_engine.backtest import BacktestResult
     from quantumtrader.config import Settings
-
 
 
 def parse_sessions(text: str | None) -> list[date] | int | None:
@@ -39,21 +40,26 @@ SHOWN = ("pnl", "n_trades", "win_rate", "profit_factor", "sharpe_daily", "sortin
          "replay_trades_per_s")
 
 
-def run_with_progress(settings: Settings, console: Console, *, model_uri: str | None = None,
+def run_with_progress(settings: Settings, console: Console | None, *, model_uri: str | None = None,
                       sessions: list[date] | int | None = None, run_name: str | None = None,
                       log_mlflow: bool = True) -> BacktestResult:
-    """Load the sessions, then replay them with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Resolve and load the model first (a bad URI fails before anything else), then load and replay
+    the sessions; each step prints its progress line on ``console`` (None: silent)."""
+    from serving.predictor import Predictor
 
+    uri = model_uri or settings.live.backtest.model_uri
+    with step("backtest", f"model {uri} loaded", console=console):
+        model = Predictor.from_model_uri(uri, tracking_uri=settings.mlflow_tracking_uri)
     from live_engine.backtest import run_backtest
     from live_engine.replay import load_lake_sessions
 
-    data = load_lake_sessions(settings, sessions if sessions is not None else settings.live.backtest.sessions)
-    columns = (TextColumn("replaying sessions"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("replay", total=len(data))
-        return run_backtest(settings, model_uri=model_uri, data=data, run_name=run_name, log_mlflow=log_mlflow,
-                            progress=lambda k: progress.update(task, completed=k))
+    with step("backtest", "sessions loaded from the lake", console=console) as s:
+        data = load_lake_sessions(settings, sessions if sessions is not None else settings.live.backtest.sessions)
+        s.done(f"{len(data)} sessions loaded from the lake")
+    with step("backtest", "sessions replayed", total=len(data), console=console) as replayed:
+        return run_backtest(settings, model_uri=uri, model=model, data=data, run_name=run_name,
+                            log_mlflow=log_mlflow, progress=lambda k: replayed.update(k),
+                            step=lambda label: step("backtest", label, console=console))
 
 
 def print_summary(result: BacktestResult, console: Console) -> None:
@@ -99,14 +105,28 @@ def backtest(
     ),
     run_name: str | None = typer.Option(None, "--run-name", help="Output folder name under reports/backtests."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log the run to MLflow."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as one JSON object on stdout (logs and progress go to stderr)."
+    ),
 ) -> None:
     """Replay recorded sessions through the decision core (the live code) and report the metrics."""
     from rich.console import Console
 
     from quantumtrader.config import get_settings
+    from quantumtrader.progress import err_console, print_json
 
     settings = get_settings()
-    console = Console()
-    result = run_with_progress(settings, console, model_uri=model_uri, sessions=parse_sessions(sessions),
+    result = run_with_progress(settings, err_console(), model_uri=model_uri, sessions=parse_sessions(sessions),
                                run_name=run_name, log_mlflow=not no_mlflow)
-    print_summary(result, console)
+    if as_json:
+        print_json(result_dict(result))
+    else:
+        print_summary(result, Console())
+
+
+def result_dict(result: BacktestResult) -> dict[str, Any]:
+    """The JSON-ready result of a backtest: where its outputs are and every metric."""
+    return {"run_dir": str(result.run_dir), "report": str(result.report_path), "mlflow_run_id": result.mlflow_run_id,
+            "sample": result.sample, "order_hash": result.order_hash, "bars": result.stats.bars,
+            "trades_replayed": result.stats.trades, "replay_seconds": result.stats.seconds,
+            "metrics": {k: v for k, v in result.metrics.items() if k != "order_hash"}}

@@ -11,33 +11,32 @@ import typer
 
 def simulate(
     sessions: int | None = typer.Option(
-        None, "--sessions", min=1, help="Number of B3 trading sessions (default: market.simulator.sessions)."
+        None, "--sessions", min=1, help="Number of B3 trading sessions (default: config market.simulator)."
     ),
     start: str | None = typer.Option(
-        None, "--start", help="First calendar date, YYYY-MM-DD; holidays are skipped (default: market.simulator.start)."
+        None, "--start", help="First calendar date, YYYY-MM-DD; holidays are skipped (default: config "
+        "market.simulator)."
     ),
     seed: int | None = typer.Option(
-        None, "--seed", help="Random seed; the same seed gives identical output (default: market.simulator.seed)."
+        None, "--seed", help="Random seed; the same seed gives identical output (default: config market.simulator)."
     ),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: <var_dir>/sim)."),
     trades: int | None = typer.Option(
-        None, "--trades-per-session", min=2, help="Trades per session (default: market.simulator.trades_per_session)."
+        None, "--trades-per-session", min=2, help="Trades per session (default: config market.simulator)."
     ),
     strength: float | None = typer.Option(
         None, "--strength", min=0.0, max=1.0,
-        help="Planted predictable component, 0 = none (default: market.simulator.planted_strength).",
+        help="Planted predictable component, 0 = none (default: config market.simulator).",
     ),
 ) -> None:
     """Simulate WDO-like sessions (trades + 5-level book) into OUT/trades and OUT/book (Parquet)."""
-    import time
-
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from market.simulator import simulate as run_simulation
     from market.simulator import write_simulation
     from quantumtrader.config import get_settings
+    from quantumtrader.progress import step
 
     settings = get_settings()
     cfg = settings.market.simulator
@@ -56,19 +55,16 @@ def simulate(
         planted_strength=strength_value,
     )
     console = Console()
-    n_trades, days, t0 = 0, [], time.perf_counter()
-    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("sessions", total=n)
+    n_trades, days = 0, []
+    with step("simulate", "sessions simulated and written", total=n) as progress:
         for session in sims:
             write_simulation([session], out_dir)
             n_trades += len(session.trades)
             days.append(session.day)
-            progress.advance(task)
-    elapsed = time.perf_counter() - t0
+            progress.advance()
     table = Table(title=f"simulated {symbol}", show_header=False)
     table.add_row("sessions", f"{len(days)} ({days[0]} .. {days[-1]})")
-    table.add_row("trades", f"{n_trades:,} in {elapsed:.1f} s (simulated and written)")
+    table.add_row("trades", f"{n_trades:,}")
     table.add_row("planted strength", f"{strength_value:g}")
     table.add_row("trades files", str(out_dir / "trades"))
     table.add_row("book files", str(out_dir / "book"))
@@ -100,11 +96,13 @@ def ingest(
     replace: bool = typer.Option(
         False, "--replace", help="Replace the days the file covers instead of appending to them (merge, de-duplicated)."
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as one JSON object on stdout (logs and progress go to stderr)."
+    ),
 ) -> None:
     """Load, validate (Great Expectations gates), write the lake day by day, then build bars."""
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from market.gates import GateOutcome
@@ -113,6 +111,7 @@ def ingest(
     from market.loaders.options import LoaderOptions, SideRule, parse_column_map
     from quantumtrader.config import get_settings
     from quantumtrader.errors import InputError
+    from quantumtrader.progress import print_json, step
 
     settings = get_settings()
     symbol = canonical_symbol(symbol or settings.market.symbol)
@@ -123,24 +122,27 @@ def ingest(
     console = Console()
     plan = plan_files(path, symbol)
     report = IngestReport(symbol=symbol, lake_root=settings.lake_root)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("ingesting", total=len(plan))
+    with step("ingest", "files validated and written", total=len(plan)) as progress:
 
         def on_day(o: GateOutcome) -> None:
             if o.dataset == "trades":
-                progress.update(bar, description=f"{o.day}: {o.rows:,} trades, {o.bad_rows} quarantined")
+                progress.update(description=f"{o.day}: {o.rows:,} trades, {o.bad_rows} quarantined")
 
         for kind, file in plan:
-            progress.update(bar, description=f"{kind} {file.name}")
+            progress.update(description=f"{kind} {file.name}")
             report.extend(ingest_file(file, kind, symbol=symbol, settings=settings, fmt=fmt, seen=report.seen,
                                       on_day=on_day, options=options, replace=replace))
-            progress.advance(bar)
+            progress.advance()
     s = report.summary()
+    if as_json:
+        print_json({**s, "path": str(path), "days": [d.isoformat() for d in report.days],
+                    "notes": list(dict.fromkeys(report.notes)), "appended": report.append_lines()})
+        report.raise_for_failures()
+        return
     table = Table(title=f"ingested {symbol} from {path}", show_header=False)
     days = report.days
     table.add_row("sessions", f"{len(days)}" + (f" ({days[0]} .. {days[-1]})" if days else ""))
-    table.add_row("trades", f"{s['trades_written']:,} written of {s['trades_read']:,} read in {s['seconds']:.1f} s")
+    table.add_row("trades", f"{s['trades_written']:,} written of {s['trades_read']:,} read")
     table.add_row("quarantined rows", f"{s['quarantined_rows']:,} (max bad share "
                   f"{settings.market.validation.max_bad_share:.2%} per day)")
     table.add_row("bars", f"{s['bars']:,} ({settings.market.bars.spec})")

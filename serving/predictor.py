@@ -166,7 +166,6 @@ class Predictor:
     @classmethod
     def from_model_uri(cls, model_uri: str, *, tracking_uri: str | None = None) -> Predictor:
         """Download, verify and load the model at ``model_uri`` (refuses pickles and hash mismatches)."""
-        import lightgbm as lgb
         import mlflow
         from mlflow.models import get_model_info
 
@@ -194,6 +193,8 @@ class Predictor:
         raw = path.read_bytes()
         if raw[:2] == b"\x80\x04" or raw[:1] == b"\x80":  # pickle protocol header
             raise ModelRefused(f"{model_uri}: {data} is a pickle, refused")
+        import lightgbm as lgb  # ~5 s: only once the registry has the model (a bad URI fails fast)
+
         with lightgbm_section():
             booster = lgb.Booster(model_file=str(path))
         pred = cls.from_booster(booster, metadata, model_uri=model_uri, model_sha256=hashlib.sha256(raw).hexdigest())

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import re
+
 import orjson
 import pytest
 
@@ -23,10 +25,14 @@ def _run(args: list[str], var: Path, timeout: float = 240, **env: str) -> subpro
     return subprocess.run([*QTML, *args], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+# a finished progress step ("train: start-up (imports, Prefect API, flow run) (0.9 s)") may precede the error
+_STEP = re.compile(r"^[\w -]+: .+ \(\d+\.\d s\)$")
+
+
 def _one_line_error(proc: subprocess.CompletedProcess[str], code: int) -> str:
     assert proc.returncode == code, (proc.returncode, proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not _STEP.match(ln)]
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: ")
     return lines[0]

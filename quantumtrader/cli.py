@@ -73,11 +73,13 @@ def _main(
 
 @app.command("config")
 def show_config() -> None:
-    """Print the resolved configuration (every store path and URI) as YAML."""
+    """Print the resolved configuration (every store path and URI) as YAML, passwords masked."""
     import yaml
 
+    from quantumtrader.logging import redact
+
     data = get_settings().model_dump(mode="json")
-    typer.echo(yaml.safe_dump(data, sort_keys=False))
+    typer.echo(redact(yaml.safe_dump(data, sort_keys=False)))
 
 
 @app.command("demo")

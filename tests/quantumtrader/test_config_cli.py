@@ -28,6 +28,13 @@ def test_the_good_configuration_still_loads(tmp_path: Path) -> None:
     assert f"var_dir: {tmp_path / 'var'}" in proc.stdout
 
 
+def test_config_masks_the_password_of_a_store_uri(tmp_path: Path) -> None:
+    proc = _run(tmp_path, QT_STORES__MLFLOW_TRACKING_URI="postgresql://qt:s3cret@127.0.0.1:5432/test")
+    assert proc.returncode == 0, proc.stderr
+    assert "mlflow_tracking_uri: postgresql://qt:***@127.0.0.1:5432/test" in proc.stdout
+    assert "s3cret" not in proc.stdout + proc.stderr
+
+
 def _broken_yaml(tmp_path: Path) -> dict[str, str]:
     path = tmp_path / "broken.yaml"
     path.write_text("market:\n  symbol: WDO\n  bars:\n    spec: time:60s\n\n\n  bad: x: y\n")

@@ -15,8 +15,10 @@ $(UV):
 	@echo "uv not found: installing it with pip (user site)"
 	$(PYTHON) -m pip install --user --quiet uv
 
+# --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE=1, so without it every command
+# would compile its third-party imports from source on every run (qtml --help: ~2 s instead of ~0.7 s)
 .venv/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 install: .venv/.installed  ## create .venv from uv.lock

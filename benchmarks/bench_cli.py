@@ -1,9 +1,16 @@
 """Command latencies as a user meets them: the real ``qtml`` in a fresh process, wall time.
 
-Each command runs ``RUNS`` times (median reported) in two modes: without a bytecode cache (these
-machines set ``PYTHONDONTWRITEBYTECODE=1``: every import compiles from source) and with one (a cache
-under a temporary ``PYTHONPYCACHEPREFIX``, filled by one unmeasured run first). The store is a fresh
-``qtml demo`` (which is itself measured, once per mode); the backtests write into a copy of it.
+Each command runs ``RUNS`` times (median reported) in three modes. These machines set
+``PYTHONDONTWRITEBYTECODE=1``, so nothing a command compiles is kept:
+
+- ``nothing precompiled``: every module, third-party ones included, compiles from source on every run
+  (a venv installed without ``--compile-bytecode``; an empty ``PYTHONPYCACHEPREFIX`` forces it);
+- ``packages precompiled``: what ``make install`` gives (``uv sync --compile-bytecode``): third-party
+  bytecode is read from the venv, the project's own modules compile on every run;
+- ``bytecode cache``: everything cached (a temporary ``PYTHONPYCACHEPREFIX`` filled by one unmeasured
+  demo first), as on a machine without ``PYTHONDONTWRITEBYTECODE``.
+
+The store is a fresh ``qtml demo`` (itself measured once per mode); the commands run on copies of it.
 
 Run alone: ``python -m benchmarks --only bench_cli``.
 """
@@ -36,17 +43,24 @@ COMMANDS: list[tuple[str, list[str], float]] = [
 DEMO_TARGET = 90.0
 
 
-def _env(var: Path, cache: Path | None) -> dict[str, str]:
+def _env(var: Path, cache: Path | None, *, write: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "PREFECT_", "MLFLOW_"))}
     env.update(QT_STORES__VAR_DIR=str(var), DO_NOT_TRACK="true", MLFLOW_DISABLE_TELEMETRY="true",
                PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    if cache is None:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env.pop("PYTHONPYCACHEPREFIX", None)
-    else:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if cache is not None:
         env["PYTHONPYCACHEPREFIX"] = str(cache)
+    if not write:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+def packages_precompiled() -> bool:
+    """Whether the venv holds bytecode for its packages (``make install`` compiles it)."""
+    import typer
+
+    return any((Path(typer.__file__).parent / "__pycache__").glob("*.pyc"))
 
 
 def _time(argv: list[str], env: dict[str, str], ok_codes: tuple[int, ...] = (0,)) -> float:
@@ -62,17 +76,22 @@ def run() -> list[BenchResult]:
     results: list[BenchResult] = []
     with tempfile.TemporaryDirectory(prefix="qt-bench-cli-") as tmp:
         base = Path(tmp)
-        for mode, cache in (("no bytecode cache", None), ("bytecode cache", base / "pycache")):
-            var = base / f"demo-{'cache' if cache else 'nocache'}" / "var"
-            if cache is not None:  # fill the cache (unmeasured) with every module the demo and commands import
-                _time(["demo"], _env(base / "warm" / "var", cache))
-            demo_s = _time(["demo"], _env(var, cache))
+        precompiled = packages_precompiled()
+        (base / "empty").mkdir()
+        modes = [("nothing precompiled", base / "empty", False),
+                 ("packages precompiled" + ("" if precompiled else ": NOT, run `make install`"), None, False),
+                 ("bytecode cache", base / "pycache", True)]
+        for k, (mode, cache, write) in enumerate(modes):
+            var = base / f"demo-{k}" / "var"
+            if write:  # fill the cache (unmeasured) with every module the demo and commands import
+                _time(["demo"], _env(base / "warm" / "var", cache, write=True))
+            demo_s = _time(["demo"], _env(var, cache, write=write))
             results.append(BenchResult(GROUP, f"qtml demo (fresh store; {mode})", demo_s, "s",
                                        f"<= {DEMO_TARGET:g}", demo_s <= DEMO_TARGET, "make demo runs exactly this"))
             for label, argv, target in COMMANDS:
                 work = base / f"copy-{len(results)}" / "var"
                 shutil.copytree(var, work)
-                env = _env(work, cache)
+                env = _env(work, cache, write=write)
                 ok = (2,) if any("no-such-model" in a for a in argv) else (0,)
                 times = [_time(argv, env, ok) for _ in range(RUNS)]
                 med = statistics.median(times)

@@ -47,7 +47,7 @@ def _model():  # type: ignore[no-untyped-def]
 
 
 def run(n_sessions: int = 20) -> list[BenchResult]:
-    from live_engine.replay import SessionData, build_core, replay
+    from live_engine.backtest.replay import SessionData, build_core, replay
     from market.simulator import simulate
     from quantumtrader.config import load_settings
 

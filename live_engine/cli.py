@@ -15,7 +15,7 @@ from quantumtrader.progress import step
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from live_engine.backtest import BacktestResult
+    from live_engine.backtest.runner import BacktestResult
     from quantumtrader.config import Settings
 
 
@@ -50,8 +50,8 @@ def run_with_progress(settings: Settings, console: Console | None, *, model_uri:
     uri = model_uri or settings.live.backtest.model_uri
     with step("backtest", f"model {uri} loaded", console=console):
         model = Predictor.from_model_uri(uri, tracking_uri=settings.mlflow_tracking_uri)
-    from live_engine.backtest import run_backtest
-    from live_engine.replay import load_lake_sessions
+    from live_engine.backtest.replay import load_lake_sessions
+    from live_engine.backtest.runner import run_backtest
 
     with step("backtest", "sessions loaded from the lake", console=console) as s:
         data = load_lake_sessions(settings, sessions if sessions is not None else settings.live.backtest.sessions)

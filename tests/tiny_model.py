@@ -19,7 +19,7 @@ from features.spec import FEATURE_NAMES, spec_hash
 
 @dataclass
 class Bar:
-    """A closed bar as the decision core reads it (``live_engine.core.Bar``), built by hand in tests."""
+    """A closed bar as the decision core reads it (``live_engine.decision.core.Bar``), built by hand in tests."""
 
     close_ts_ns: int
     session: date

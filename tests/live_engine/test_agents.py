@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from features.spec import FEATURE_INDEX, FEATURE_NAMES
-from live_engine.agents import (
+from live_engine.decision.agents import (
     FootprintAgent,
     LiquidityAgent,
     OrderFlowAgent,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from live_engine.broker import CANCELLED, FILLED, PaperBroker
 from live_engine.config import BrokerConfig
+from live_engine.execution.broker import CANCELLED, FILLED, PaperBroker
 from market.instruments import get_instrument
 
 WDO = get_instrument("WDO")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from live_engine.config import ConsensusConfig
-from live_engine.consensus import LOW_CONFIDENCE, NORMAL, STRONG, TRADE, WEAK, WEAK_BAND, band_of, decide
+from live_engine.decision.consensus import LOW_CONFIDENCE, NORMAL, STRONG, TRADE, WEAK, WEAK_BAND, band_of, decide
 
 CFG = ConsensusConfig()
 

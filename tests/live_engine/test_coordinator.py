@@ -9,7 +9,7 @@ import pytest
 
 from features.spec import FEATURE_INDEX, FEATURE_NAMES
 from live_engine.config import CoordinatorConfig
-from live_engine.coordinator import HedgeCoordinator, project_weights
+from live_engine.decision.coordinator import HedgeCoordinator, project_weights
 
 NAMES = ["order_flow", "liquidity", "tape_reading", "footprint"]
 GOLDEN_WEIGHTS = [0.11925761486478376, 0.11695298824785534, 0.2567938684396886, 0.5069955284476723]

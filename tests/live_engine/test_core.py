@@ -10,12 +10,12 @@ import pytest
 from tiny_model import Bar, contract, train_booster
 
 from features.spec import FEATURE_INDEX, FEATURE_NAMES
-from live_engine.agents import load_agents
 from live_engine.config import LiveConfig
-from live_engine.consensus import DEGRADED
-from live_engine.coordinator import HedgeCoordinator
-from live_engine.core import ConsensusDecider, DecisionCore, ScriptedDecider
-from live_engine.risk import HALTED, MINUTE_NS
+from live_engine.decision.agents import load_agents
+from live_engine.decision.consensus import DEGRADED
+from live_engine.decision.coordinator import HedgeCoordinator
+from live_engine.decision.core import ConsensusDecider, DecisionCore, ScriptedDecider
+from live_engine.risk.engine import HALTED, MINUTE_NS
 from market.instruments import get_instrument
 from quantumtrader.clock import SimulatedClock
 from serving.predictor import Predictor

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from tiny_model import contract, register, train_booster
 
-from live_engine.backtest import run_backtest
+from live_engine.backtest.replay import load_lake_sessions
+from live_engine.backtest.runner import run_backtest
 from live_engine.cli import parse_sessions
-from live_engine.replay import load_lake_sessions
 from market.lake import Lake
 from market.simulator import simulate
 
@@ -88,7 +88,7 @@ def test_unknown_session_dates_name_the_missing_days(lake_settings):
 def test_sessions_are_classified_against_the_models_training_window():
     from datetime import date
 
-    from live_engine.backtest import sample_kind
+    from live_engine.backtest.runner import sample_kind
 
     window = ("2026-01-05", "2026-01-26")
     assert sample_kind([date(2026, 1, 27), date(2026, 1, 28)], window) == "out-of-sample"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from live_engine.config import RiskConfig
-from live_engine.risk import (
+from live_engine.risk.engine import (
     ACTIVE,
     HALTED,
     MINUTE_NS,

@@ -10,7 +10,7 @@ import pandas as pd
 from features.batch import compute_batch
 from features.spec import FEATURE_INDEX
 from features.streaming import FeatureEngine
-from live_engine.replay import build_core
+from live_engine.backtest.replay import build_core
 from market.bars import build_bars
 from market.calendar import session_bounds, session_bounds_ns
 from market.simulator import simulate_session

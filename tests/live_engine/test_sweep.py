@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from live_engine.backtest.replay import SessionData, build_core, replay
+from live_engine.backtest.sweep import sweep_backtest, sweep_grid, threshold_signal
 from live_engine.config import LiveConfig
-from live_engine.replay import SessionData, build_core, replay
-from live_engine.sweep import sweep_backtest, sweep_grid, threshold_signal
 from market.bars import build_bars
 from market.instruments import get_instrument
 from market.simulator import simulate
@@ -47,8 +47,8 @@ def test_sweep_equals_replay_on_the_same_scripted_signals(settings, sessions):
 
     from dataclasses import asdict
 
-    from live_engine.backtest import summarize
-    from live_engine.replay import ReplayStats
+    from live_engine.backtest.replay import ReplayStats
+    from live_engine.backtest.runner import summarize
 
     replay_trades = [asdict(t) for t in core.broker.trades]
     assert len(replay_trades) == len(res.trades) > 10

@@ -11,8 +11,8 @@ from tiny_model import contract, train_booster
 
 from features.contract import GROUP_FEATURES
 from features.spec import FEATURE_INDEX
-from live_engine.agents import load_agents
-from live_engine.coordinator import HedgeCoordinator
+from live_engine.decision.agents import load_agents
+from live_engine.decision.coordinator import HedgeCoordinator
 from serving.predictor import Predictor
 
 NO_BOOK = {"book": False, "brokers": True, "side": True}
@@ -91,7 +91,7 @@ def test_backtest_refuses_a_model_trained_with_book_on_a_lake_without_book_by_na
 
     from tiny_model import register
 
-    from live_engine.backtest import run_backtest
+    from live_engine.backtest.runner import run_backtest
     from market.lake import Lake
     from market.simulator import simulate
     from serving.predictor import ModelRefused

@@ -4,13 +4,12 @@ the exit code of its class, no traceback on the console, and the traceback in th
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import re
 
 import orjson
 import pytest

@@ -6,8 +6,8 @@ from datetime import date
 
 from tiny_model import contract, train_booster
 
-from live_engine.backtest import summarize
-from live_engine.replay import SessionData, build_core, order_list_hash, replay
+from live_engine.backtest.replay import SessionData, build_core, order_list_hash, replay
+from live_engine.backtest.runner import summarize
 from market.simulator import simulate
 from serving.predictor import Predictor
 

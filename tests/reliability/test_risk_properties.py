@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from tiny_model import Bar
 
-from live_engine.broker import FILLED, STOP, WORKING
 from live_engine.config import LiveConfig
-from live_engine.core import DecisionCore, ScriptedDecider
-from live_engine.risk import HALTED
+from live_engine.decision.core import DecisionCore, ScriptedDecider
+from live_engine.execution.broker import FILLED, STOP, WORKING
+from live_engine.risk.engine import HALTED
 from market.instruments import get_instrument
 from quantumtrader.clock import SimulatedClock
 

@@ -20,10 +20,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from live_engine.agents import agent_configs
-from live_engine.core import DecisionCore, ProbaModel
-from live_engine.metrics import agent_contribution, compute_metrics
-from live_engine.replay import (
+from live_engine.backtest.metrics import agent_contribution, compute_metrics
+from live_engine.backtest.replay import (
     ReplayStats,
     SessionData,
     build_core,
@@ -32,11 +30,13 @@ from live_engine.replay import (
     replay,
     run_stamp,
 )
-from live_engine.report import charts, write_report
+from live_engine.backtest.report import charts, write_report
+from live_engine.decision.agents import agent_configs
+from live_engine.decision.core import DecisionCore, ProbaModel
 from quantumtrader.config import Settings
 from quantumtrader.logging import get_logger
 
-log = get_logger("live_engine.backtest")
+log = get_logger("live_engine.backtest.runner")
 
 
 @dataclass

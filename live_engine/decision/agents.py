@@ -1,6 +1,6 @@
 """The four specialised agents: order flow, liquidity, tape reading and footprint.
 
-Each agent reads a few qt65_v1 features (declared in its YAML under ``live_engine/agents/`` as
+Each agent reads a few qt65_v1 features (declared in its YAML under ``live_engine/decision/agents/`` as
 ``role: feature_name``; every name is checked against ``features.spec.FEATURE_NAMES`` when loaded)
 and returns ``(signal, confidence)`` with signal in [-1, 1] and confidence in [0, 1]. The rules are
 short enough to follow by hand; ``docs/decision-core.md`` states them with worked examples.

@@ -24,7 +24,7 @@ import numpy as np
 NS_PER_MIN = 60_000_000_000
 
 
-def _daily_pnl(sessions: Sequence[str], pnl: np.ndarray) -> np.ndarray:
+def daily_pnl(sessions: Sequence[str], pnl: np.ndarray | Sequence[float]) -> np.ndarray:
     """PnL earned in each session: last equity of the session minus the last of the previous one."""
     if len(pnl) == 0:
         return np.zeros(0)
@@ -51,7 +51,7 @@ def compute_metrics(
     eq = np.asarray(equity_pnl, dtype=np.float64)
     sessions = list(equity_sessions)
     n_days = len(dict.fromkeys(sessions))
-    daily = _daily_pnl(sessions, eq) / capital
+    daily = daily_pnl(sessions, eq) / capital
     sd = float(daily.std(ddof=1)) if len(daily) > 1 else 0.0
     downside = daily[daily < 0]
     dd_dev = float(np.sqrt(np.mean(np.square(downside)))) if len(downside) else 0.0

@@ -6,7 +6,7 @@ bar (+1 buy, -1 sell, 0 no view). Bars are converted to numpy once; the position
 over *bars* (not ticks) applying the decision core's position rules, and PnL, equity and metrics are
 computed from arrays. Thousands of signal series run in the time one replay takes.
 
-It reproduces :class:`live_engine.core.DecisionCore` exactly (a test shows it) when brackets are off
+It reproduces :class:`live_engine.decision.core.DecisionCore` exactly (a test shows it) when brackets are off
 (``risk.use_brackets = false``: stops and targets trigger on the tape, which bars cannot see) and the
 broker latency is 0. Every other rule is mirrored at the bar level: entries at the opposite best of
 the book at the close plus slippage, exit on the opposite signal, max holding bars, entry cut-off,
@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from live_engine.backtest.metrics import compute_metrics
 from live_engine.config import LiveConfig
-from live_engine.metrics import compute_metrics
-from live_engine.risk import MINUTE_NS
+from live_engine.risk.engine import MINUTE_NS
 from market.instruments import Instrument
 
 

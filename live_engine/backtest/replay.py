@@ -23,10 +23,10 @@ import pandas as pd
 
 from features.streaming import BarClose, FeatureEngine
 from features.streaming_session import NS, SessionLocator
-from live_engine.agents import Agent, load_agents
 from live_engine.config import LiveConfig
-from live_engine.coordinator import HedgeCoordinator
-from live_engine.core import ConsensusDecider, DecisionCore, ProbaModel, ScriptedDecider
+from live_engine.decision.agents import Agent, load_agents
+from live_engine.decision.coordinator import HedgeCoordinator
+from live_engine.decision.core import ConsensusDecider, DecisionCore, ProbaModel, ScriptedDecider
 from market.instruments import get_instrument
 from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
 from quantumtrader.clock import SimulatedClock
@@ -34,7 +34,7 @@ from quantumtrader.config import Settings
 from quantumtrader.errors import InputError
 from quantumtrader.logging import get_logger
 
-log = get_logger("live_engine.replay")
+log = get_logger("live_engine.backtest.replay")
 
 
 @dataclass

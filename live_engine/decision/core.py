@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from live_engine.agents import ABSTAIN, Agent, is_valid_vote
-from live_engine.broker import PaperBroker
 from live_engine.config import LiveConfig
-from live_engine.consensus import DEGRADED, TRADE, WARMUP, ConsensusResult, decide, no_trade
-from live_engine.coordinator import HedgeCoordinator
-from live_engine.risk import HALTED, OrderIntent, RiskContext, RiskEngine
+from live_engine.decision.agents import ABSTAIN, Agent, is_valid_vote
+from live_engine.decision.consensus import DEGRADED, TRADE, WARMUP, ConsensusResult, decide, no_trade
+from live_engine.decision.coordinator import HedgeCoordinator
+from live_engine.execution.broker import PaperBroker
+from live_engine.risk.engine import HALTED, OrderIntent, RiskContext, RiskEngine
 from market.instruments import Instrument
 from quantumtrader.clock import Clock
 

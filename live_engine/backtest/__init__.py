@@ -1,0 +1,1 @@
+"""Replay driver, backtest runner, report, performance metrics and the vectorised sweep."""

@@ -1,0 +1,1 @@
+"""The decision: agents (and their YAML), the Hedge coordinator, consensus and the ``DecisionCore``. No I/O."""

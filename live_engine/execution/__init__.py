@@ -1,0 +1,1 @@
+"""The paper broker and its fill rules. No I/O."""

@@ -19,7 +19,7 @@ the account capital).
 - ``pnl_per_trade`` (with ``_lo`` / ``_hi``), ``fees_per_trade``.
 - ``exits_<tag>`` and ``exit_share_<tag>`` for every exit tag (time exit, stop, target, ...).
 - :func:`signal_metrics`: ``signals``, ``signals_taken``, ``signals_denied``, ``signals_denied_share``,
-  ``signals_denied_<REASON>``, ``exits_denied``.
+  ``signals_denied_<REASON>``, ``exit_orders_denied``.
 - ``interval_level``, ``bootstrap_replicates``, ``bootstrap_block_days``, ``bootstrap_effective_days``,
   ``bootstrap_seed``: how the intervals were computed. Every ``_lo`` / ``_hi`` pair is the expanded
   percentile interval of a circular block bootstrap (:func:`live_engine.backtest.stats.interval` with
@@ -170,8 +170,8 @@ def signal_metrics(decisions: Iterable[Mapping[str, Any]]) -> dict[str, float]:
 
     An entry signal is a bar at which the core was flat, no order was pending and the consensus gave
     a direction: it became an entry, a denial by a rule (``signals_denied_<REASON>``), or, once
-    trading was halted, nothing (counted under ``HALTED``). ``exits_denied``: exits a rule refused."""
-    signals = taken = exits_denied = 0
+    trading was halted, nothing (counted under ``HALTED``). ``exit_orders_denied``: exits a rule refused."""
+    signals = taken = exits_refused = 0
     denied: dict[str, int] = {}
     for d in decisions:
         action, pos = d.get("action"), d.get("position", 0)
@@ -180,7 +180,7 @@ def signal_metrics(decisions: Iterable[Mapping[str, Any]]) -> dict[str, float]:
             taken += 1
         elif action == "denied":
             if pos:
-                exits_denied += 1
+                exits_refused += 1
                 continue
             signals += 1
             code = str(d.get("denial") or "UNKNOWN")
@@ -190,7 +190,8 @@ def signal_metrics(decisions: Iterable[Mapping[str, Any]]) -> dict[str, float]:
             denied["HALTED"] = denied.get("HALTED", 0) + 1
     n_denied = sum(denied.values())
     out = {"signals": float(signals), "signals_taken": float(taken), "signals_denied": float(n_denied),
-           "signals_denied_share": n_denied / signals if signals else NAN, "exits_denied": float(exits_denied)}
+           "signals_denied_share": n_denied / signals if signals else NAN,
+           "exit_orders_denied": float(exits_refused)}
     for code, c in sorted(denied.items(), key=lambda kv: -kv[1]):
         out[f"signals_denied_{code}"] = float(c)
     return out

@@ -105,9 +105,11 @@ def sections(m: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> lis
     for key in m:
         if key.startswith("signals_denied_") and key != "signals_denied_share":
             caps.append(_count_share(m, key, signals, f"denied: {key.removeprefix('signals_denied_')}"))
+    if number(m.get("exit_orders_denied")) > 0:
+        caps.append(_row(m, "exit_orders_denied", "exit orders denied", COUNT))
     exits = number(m.get("n_trades"))
     for key in m:
-        if key.startswith("exits_") and key != "exits_denied":
+        if key.startswith("exits_"):
             tag = key.removeprefix("exits_")
             c = number(m[key])
             if c > 0 or tag in ("time_exit", "stop", "target", "flatten"):

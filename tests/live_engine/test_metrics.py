@@ -138,7 +138,7 @@ def test_signal_metrics_count_denials_per_reason_and_as_a_share_of_entry_signals
     m = signal_metrics(decisions)
     assert m["signals"] == 10 and m["signals_taken"] == 2 and m["signals_denied"] == 8
     assert m["signals_denied_MAX_DAILY_TRADES"] == 6 and m["signals_denied_COOLDOWN"] == 1
-    assert m["signals_denied_HALTED"] == 1 and m["exits_denied"] == 1
+    assert m["signals_denied_HALTED"] == 1 and m["exit_orders_denied"] == 1
     assert m["signals_denied_share"] == pytest.approx(0.8)
     assert math.isnan(signal_metrics([])["signals_denied_share"])
 

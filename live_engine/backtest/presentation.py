@@ -140,6 +140,8 @@ def notes(m: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> list[s
     if math.isfinite(lo) and math.isfinite(hi) and lo <= 0 <= hi:
         out.append("The 90 % interval of the mean daily PnL includes 0: this result is not distinguishable "
                    "from luck.")
+    elif math.isfinite(hi) and hi < 0:
+        out.append("The 90 % interval of the mean daily PnL is below 0: after costs this loses money.")
     signals, taken = number(m.get("signals")), number(m.get("signals_taken"))
     cap = number(m.get("signals_denied_MAX_DAILY_TRADES"))
     if math.isfinite(cap) and cap > taken:

@@ -156,6 +156,9 @@ def test_a_trader_is_told_when_the_cap_and_the_time_exit_set_the_trades_and_when
     calm = compute_metrics([trade(5.0, tag="target")], *equity(list(np.full(30, 10.0) + np.arange(30))),
                            capital=CAPITAL)
     assert not notes(calm, {"deflated_sharpe_trials": "param tuning.combos of training run x"})
+    losing = compute_metrics([trade(-5.0, tag="target")], *equity(list(-np.full(30, 10.0) - np.arange(30))),
+                             capital=CAPITAL)
+    assert notes(losing) == ["The 90 % interval of the mean daily PnL is below 0: after costs this loses money."]
 
 
 def test_money_counts_and_shares_read_as_a_trader_expects() -> None:

@@ -67,6 +67,7 @@ def run_with_progress(settings: Settings, console: Console | None, *, model_uri:
 def print_summary(result: BacktestResult, console: Console) -> None:
     """The metrics as the report shows them (labels with units and days, 90 % intervals, n/a), then the
     warnings a trader should read first, then where the outputs are."""
+    from rich.markup import escape
     from rich.table import Table
 
     from live_engine.backtest.presentation import notes, sections
@@ -79,10 +80,10 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     for title, rows in sections(result.metrics, info):
         table.add_row(f"[bold]{title}[/bold]", "", "")
         for row in rows:
-            table.add_row(f"  {row.label}", row.value, row.interval)
+            table.add_row(f"  {escape(row.label)}", escape(row.value), escape(row.interval))
     console.print(table)
     for line in notes(result.metrics, info):
-        console.print(f"[yellow]![/yellow] {line}")
+        console.print(f"[yellow]![/yellow] {escape(line)}")
     console.print(f"order-list hash {result.order_hash[:16]}…  bars {result.stats.bars:,}  "
                   f"trades replayed {result.stats.trades:,} in {result.stats.seconds:.1f} s")
     console.print(f"report → [bold]{result.report_path}[/bold]")

@@ -139,11 +139,11 @@ def tuning_trials(model_uri: str | None, tracking_uri: str) -> tuple[int, str]:
 
     Read from param ``tuning.combos`` of the registered version's training run; ``(1, "unknown: ...")``
     when the model is not a registered version or its run does not log the param."""
-    import mlflow
-
     mv = _model_version(model_uri, tracking_uri) if model_uri else None
     if mv is None:
         return 1, "unknown (not a registered model version): 1 assumed"
+    import mlflow
+
     client = mlflow.MlflowClient(tracking_uri)
     run_id = client.get_model_version(mv[0], mv[1]).run_id
     params = client.get_run(run_id).data.params if run_id else {}

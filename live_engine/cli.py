@@ -35,9 +35,11 @@ def parse_sessions(text: str | None) -> list[date] | int | None:
         raise typer.BadParameter(f"--sessions {text!r}: give a count (5) or dates (2026-01-05,2026-01-06)") from None
 
 
-SHOWN = ("pnl", "n_trades", "win_rate", "profit_factor", "sharpe_daily", "sortino_daily", "max_drawdown",
-         "max_drawdown_pct", "exposure", "trades_per_day", "avg_holding_minutes", "degraded_bars",
-         "replay_trades_per_s")
+SHOWN = ("pnl", "n_trades", "pnl_per_trade", "win_rate", "profit_factor", "daily_pnl_mean", "daily_pnl_mean_lo",
+         "daily_pnl_mean_hi", "prob_daily_pnl_positive", "sharpe_per_day", "sharpe_per_day_lo", "sharpe_per_day_hi",
+         "sharpe_annualised", "sortino_per_day", "deflated_sharpe", "deflated_sharpe_trials", "sessions",
+         "max_drawdown", "max_drawdown_pct", "exposure", "trades_per_day", "avg_holding_minutes", "signals",
+         "signals_denied", "signals_denied_share", "exit_share_time_exit", "degraded_bars", "replay_trades_per_s")
 
 
 def run_with_progress(settings: Settings, console: Console | None, *, model_uri: str | None = None,
@@ -63,17 +65,25 @@ def run_with_progress(settings: Settings, console: Console | None, *, model_uri:
 
 
 def print_summary(result: BacktestResult, console: Console) -> None:
+    """The metrics as the report shows them (labels with units and days, 90 % intervals, n/a), then the
+    warnings a trader should read first, then where the outputs are."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="Backtest metrics", show_header=False)
-    for key in SHOWN:
-        v = result.metrics.get(key)
-        if v is not None:
-            table.add_row(key, f"{v:,.4f}" if isinstance(v, float) else str(v))
-    contrib = {k: v for k, v in result.metrics.items() if k.startswith("contribution_")}
-    for k, v in contrib.items():
-        table.add_row(k, f"{v:,.2f} R$")
+    from live_engine.backtest.presentation import notes, sections
+
+    info = {"sample": result.sample, "deflated_sharpe_trials": result.trials_source}
+    table = Table(title="Backtest metrics", show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("90 % interval / share", justify="right")
+    for title, rows in sections(result.metrics, info):
+        table.add_row(f"[bold]{title}[/bold]", "", "")
+        for row in rows:
+            table.add_row(f"  {escape(row.label)}", escape(row.value), escape(row.interval))
     console.print(table)
+    for line in notes(result.metrics, info):
+        console.print(f"[yellow]![/yellow] {escape(line)}")
     console.print(f"order-list hash {result.order_hash[:16]}…  bars {result.stats.bars:,}  "
                   f"trades replayed {result.stats.trades:,} in {result.stats.seconds:.1f} s")
     console.print(f"report → [bold]{result.report_path}[/bold]")

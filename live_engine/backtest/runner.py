@@ -3,12 +3,15 @@
 Outputs under ``<reports_dir>/backtests/<run>/``: ``orders.parquet``, ``fills.parquet``,
 ``trades.parquet`` (round trips), ``equity.parquet`` (per bar close: position and PnL, i.e. the
 positions and the equity curve), ``features.parquet`` (the vector each decision read; a decision's
-``feature_row`` indexes it), ``decisions.jsonl`` (one record per bar), ``metrics.json``,
-``state.json`` (coordinator weights and risk counters at the end) and ``report.html``.
+``feature_row`` indexes it), ``decisions.jsonl`` (one record per bar), ``metrics.json`` (undefined
+values as null), ``run.json`` (what ran: model, sessions, configs), ``state.json`` (coordinator weights
+and risk counters at the end) and ``report.html`` (:func:`live_engine.backtest.report.render_report`,
+built from those files, so it can be re-rendered, e.g. after the promotion gate writes ``verdict.json``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
@@ -20,7 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from live_engine.backtest.metrics import agent_contribution, compute_metrics
+from live_engine.backtest.metrics import agent_contribution, compute_metrics, signal_metrics
 from live_engine.backtest.replay import (
     ReplayStats,
     SessionData,
@@ -30,7 +33,7 @@ from live_engine.backtest.replay import (
     replay,
     run_stamp,
 )
-from live_engine.backtest.report import charts, write_report
+from live_engine.backtest.report import render_report
 from live_engine.decision.agents import agent_configs
 from live_engine.decision.core import DecisionCore, ProbaModel
 from quantumtrader.config import Settings
@@ -49,6 +52,7 @@ class BacktestResult:
     stats: ReplayStats
     core: DecisionCore
     sample: str = "unknown"  # out-of-sample | in-sample | unknown (model's training window vs replayed sessions)
+    trials_source: str = ""  # where the deflated Sharpe's number of tuning configurations came from
 
 
 def frames(core: DecisionCore) -> dict[str, pd.DataFrame]:
@@ -66,26 +70,27 @@ def frames(core: DecisionCore) -> dict[str, pd.DataFrame]:
     return {"orders": orders, "fills": fills, "trades": trades, "equity": equity, "features": feats}
 
 
-def summarize(core: DecisionCore, stats: ReplayStats) -> dict[str, Any]:
-    """Metrics of a finished replay, plus the order-list hash and per-source contribution."""
+def summarize(core: DecisionCore, stats: ReplayStats, *, n_trials: int = 1) -> dict[str, Any]:
+    """Metrics of a finished replay (:mod:`live_engine.backtest.metrics`), plus the per-source
+    contribution; ``n_trials`` is the number of configurations tried in tuning (deflated Sharpe)."""
     b = core.broker
     trades = [asdict(t) for t in b.trades]
     eq = core.equity
     m: dict[str, Any] = compute_metrics(trades, [e[1] for e in eq], [e[4] for e in eq], [e[3] for e in eq],
-                                        capital=core.config.risk.account_capital)
+                                        capital=core.config.risk.account_capital, n_trials=n_trials)
+    m.update(signal_metrics(core.decisions))
     m["n_orders"] = float(len(b.orders))
     m["bars"] = float(stats.bars)
     m["degraded_bars"] = float(core.degraded_bars)
     for k, v in agent_contribution(core.trade_attribution).items():
         m[f"contribution_{k}"] = v
-    for k, v in core.risk.denials.items():
-        m[f"denials_{k}"] = float(v)
     if stats.seconds > 0:
         m["replay_trades_per_s"] = stats.trades / stats.seconds
     return m
 
 
 def write_outputs(run_dir: Path, core: DecisionCore, metrics: dict[str, Any], info: dict[str, Any]) -> Path:
+    """Write every output file of the run folder, then render ``report.html`` from those files."""
     run_dir.mkdir(parents=True, exist_ok=True)
     dfs = frames(core)
     for name, df in dfs.items():
@@ -93,13 +98,11 @@ def write_outputs(run_dir: Path, core: DecisionCore, metrics: dict[str, Any], in
     with open(run_dir / "decisions.jsonl", "wb") as fh:
         for rec in core.decisions:
             fh.write(orjson.dumps(rec) + b"\n")
+    # orjson writes nan as null: an undefined metric stays undefined in the file
     (run_dir / "metrics.json").write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2))
     (run_dir / "state.json").write_bytes(orjson.dumps(core.state(), option=orjson.OPT_INDENT_2))
-    weights = pd.DataFrame([d["weights"] for d in core.decisions if d["weights"]])
-    contrib = agent_contribution(core.trade_attribution)
-    images = charts(dfs["equity"], weights, contrib, core.config.risk.account_capital)
-    return write_report(run_dir / "report.html", title=f"Backtest {run_dir.name}", metrics=metrics, info=info,
-                        images=images, trades=dfs["trades"])
+    (run_dir / "run.json").write_bytes(orjson.dumps(info, option=orjson.OPT_INDENT_2))
+    return render_report(run_dir)
 
 
 def _model_version(model_uri: str, tracking_uri: str) -> tuple[str, str] | None:
@@ -131,12 +134,41 @@ def training_window(model_uri: str, tracking_uri: str) -> tuple[str, str] | None
     return (first, last) if first and last else None
 
 
+def tuning_trials(model_uri: str | None, tracking_uri: str) -> tuple[int, str]:
+    """(configurations tried in tuning, where that number comes from) for the deflated Sharpe.
+
+    Read from param ``tuning.combos`` of the registered version's training run; ``(1, "unknown: ...")``
+    when the model is not a registered version or its run does not log the param."""
+    mv = _model_version(model_uri, tracking_uri) if model_uri else None
+    if mv is None:
+        return 1, "unknown (not a registered model version): 1 assumed"
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    run_id = client.get_model_version(mv[0], mv[1]).run_id
+    params = client.get_run(run_id).data.params if run_id else {}
+    raw = params.get("tuning.combos")
+    try:
+        n = int(str(raw))
+    except ValueError:
+        n = 0
+    if n < 1:
+        return 1, f"unknown (training run {run_id or '-'} logs no param tuning.combos): 1 assumed"
+    return n, f"param tuning.combos of training run {run_id} ({mv[0]} version {mv[1]})"
+
+
 def sample_kind(days: Sequence[date], window: tuple[str, str] | None) -> str:
     """``out-of-sample`` when every replayed session is after the training window, else ``in-sample``."""
     if window is None:
         return "unknown"
     first, last = date.fromisoformat(window[0]), date.fromisoformat(window[1])
     return "out-of-sample" if all(d > last or d < first for d in days) else "in-sample"
+
+
+def finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The metrics MLflow can hold: numbers that are finite (an undefined one is left out, not 0)."""
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], info: dict[str, Any],
@@ -151,8 +183,8 @@ def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], in
     client = mlflow.MlflowClient(uri)
     mv = _model_version(model_uri, uri) if model_uri else None
     with mlflow.start_run(experiment_id=exp_id, run_name=run_dir.name) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in info.items()})
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+        mlflow.log_params({k: (v if isinstance(v, str) else orjson.dumps(v).decode())[:500] for k, v in info.items()})
+        mlflow.log_metrics(finite_metrics(metrics))
         tags = {"kind": "backtest", "order_hash": str(info.get("order_hash", ""))}
         if mv is not None:
             tags.update(model_name=mv[0], model_version=mv[1], model_uri=str(model_uri))
@@ -240,7 +272,8 @@ def run_backtest(
         log.info("agents without a view on this model's inputs abstain on every bar",
                  data={"agents": list(abstaining), "model_input_groups": getattr(model, "input_groups", None)})
     stats = replay(core, data, settings, progress=progress)
-    metrics = summarize(core, stats)
+    n_trials, trials_source = tuning_trials(model_uri, settings.mlflow_tracking_uri)
+    metrics = summarize(core, stats, n_trials=n_trials)
     metrics_h = order_list_hash(core)
     run_dir = settings.reports_dir / "backtests" / (run_name or run_stamp())
     info = {"model_uri": model_uri or ("scripted" if scripted is not None else "in-memory"),
@@ -248,9 +281,10 @@ def run_backtest(
             "bar_spec": settings.market.bars.spec, "order_hash": metrics_h,
             "model_sha256": getattr(model, "model_sha256", ""), "sample": sample,
             "train_window": "" if window is None else f"{window[0]}..{window[1]}",
-            "live_config": orjson.dumps(settings.live.model_dump(mode="json")).decode(),
-            "agents": orjson.dumps(agent_configs()).decode() if scripted is None else "",
-            "model_input_groups": orjson.dumps(getattr(model, "input_groups", None)).decode(),
+            "deflated_sharpe_trials": trials_source,
+            "live_config": settings.live.model_dump(mode="json"),
+            "agents": agent_configs() if scripted is None else {},
+            "model_input_groups": getattr(model, "input_groups", None),
             "abstaining_agents": ",".join(abstaining)}
     with step("outputs and report written"):
         report = write_outputs(run_dir, core, {**metrics}, info)
@@ -262,4 +296,4 @@ def run_backtest(
                                    info, model_uri)
     log.info("backtest finished", data={"run_dir": str(run_dir), "pnl": round(metrics["pnl"], 2),
                                         "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12]})
-    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample)
+    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample, trials_source)

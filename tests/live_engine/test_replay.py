@@ -40,9 +40,12 @@ def test_backtest_of_the_challenger_writes_outputs_and_links_the_model_version(l
     html = res.report_path.read_text()
     assert html.count("data:image/png;base64,") == 4
     metrics = json.loads((d / "metrics.json").read_text())
-    for key in ("pnl", "win_rate", "profit_factor", "sharpe_daily", "sortino_daily", "max_drawdown", "exposure",
-                "trades_per_day", "avg_holding_minutes"):
+    for key in ("pnl", "win_rate", "profit_factor", "sharpe_per_day", "sharpe_annualised", "sortino_per_day",
+                "daily_pnl_mean_lo", "deflated_sharpe", "max_drawdown", "exposure", "trades_per_day",
+                "avg_holding_minutes", "signals_denied", "exit_share_time_exit"):
         assert key in metrics
+    assert "sharpe_daily" not in metrics  # the old name held an annualised number: gone, not redefined
+    assert (d / "run.json").exists()
     assert res.metrics["sessions"] == 2 and res.stats.trades == 5000
     assert res.sample == "unknown"  # this model's run carries no training window
 

@@ -64,3 +64,35 @@ def test_deflated_sharpe_with_one_trial_is_the_probabilistic_sharpe_and_falls_wi
     psr = NormalDist().cdf(sr * math.sqrt(t - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr * sr))
     assert stats.deflated_sharpe(daily, 1) == pytest.approx(psr)
     assert stats.deflated_sharpe(daily, 100) < stats.deflated_sharpe(daily, 10) < stats.deflated_sharpe(daily, 1)
+
+
+def test_on_few_days_of_noise_the_expanded_probability_stays_honest_where_the_plain_one_flatters() -> None:
+    rng = np.random.default_rng(11)
+    worlds = [rng.normal(0.0, 100.0, size=5) for _ in range(300)]
+    plain = sum(stats.prob_positive(d, n_boot=500) > 0.95 for d in worlds)
+    expanded = sum(stats.prob_positive(d, n_boot=500, expanded=True) > 0.95 for d in worlds)
+    assert plain > 30  # 52 of these 300 zero-mean 5-day worlds look "95 % sure" to the plain bootstrap
+    assert expanded <= 15  # at most the 5 % a 0.95 threshold promises (0 here)
+    assert stats.prob_positive(rng.normal(100.0, 50.0, size=30), expanded=True) > 0.99  # a real edge still shows
+
+
+def test_the_expanded_interval_covers_the_true_mean_about_as_often_as_it_says() -> None:
+    rng = np.random.default_rng(12)
+    n, hits_plain, hits_expanded = 10, 0, 0
+    for _ in range(300):
+        reps = stats.block_bootstrap(rng.normal(0.0, 100.0, size=n), n_boot=500)
+        lo, hi = stats.interval(reps, 0.90)
+        hits_plain += lo <= 0 <= hi
+        lo, hi = stats.interval(reps, 0.90, n_eff=stats.effective_n(n))
+        hits_expanded += lo <= 0 <= hi
+    assert hits_plain < 0.85 * 300 < 0.87 * 300 < hits_expanded  # plain: ~77 %; expanded: ~90 %
+    assert stats.interval(np.array([1.0, 2.0]), 0.9, n_eff=1.0) != stats.interval(np.array([1.0, 2.0]), 0.9)
+    assert all(math.isnan(x) for x in stats.interval(np.array([1.0, 2.0]), 0.9, n_eff=1.0))
+
+
+def test_bootstrapped_sharpe_replicates_are_the_sharpe_of_each_resample() -> None:
+    daily = np.random.default_rng(13).normal(20.0, 100.0, size=12)
+    reps = stats.sharpe_replicates(daily, n_boot=50, seed=4)
+    idx = stats.bootstrap_indices(12, n_boot=50, seed=4)
+    assert reps == pytest.approx([stats.sharpe(daily[row]) for row in idx], nan_ok=True)
+    assert len(stats.sharpe_replicates([1.0])) == 0

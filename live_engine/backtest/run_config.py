@@ -60,8 +60,8 @@ def differences(bundle: Bundle, live: LiveConfig, agent_docs: Mapping[str, Any])
 def check_config_from(config_from: str) -> str:
     """``config_from`` if it is one of :data:`CONFIG_FROM`, else one line saying what to give."""
     if config_from not in CONFIG_FROM:
-        raise InputError(f"config_from {config_from!r}: give one of {list(CONFIG_FROM)} "
-                         "(`qtml backtest --config-from bundle|working-tree`)")
+        raise InputError(f"config source {config_from!r} (--config-from, config_from): give one of "
+                         f"{list(CONFIG_FROM)}: the version's own agents and config, or the working tree's")
     return config_from
 
 

@@ -119,7 +119,8 @@ def test_backtest_of_a_version_uses_its_own_agents_and_limits_after_the_working_
 
 
 def test_an_unknown_config_source_is_refused_before_anything_loads(settings):
-    with pytest.raises(InputError, match=r"config_from 'mine': give one of \['bundle', 'working-tree'\]"):
+    with pytest.raises(InputError, match=r"config source 'mine' \(--config-from, config_from\): give one of "
+                                         r"\['bundle', 'working-tree'\]"):
         run_backtest(settings, model_uri="models:/nothing@challenger", config_from="mine")
 
 

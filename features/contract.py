@@ -155,6 +155,17 @@ _HOW = {
 }
 
 
+_FIX = {
+    "feature_spec_hash": "retrain with this feature set (`qtml train`)",
+    "bar_spec": "the model reads {theirs} bars and this engine builds {mine} bars; set market.bars.spec "
+                "to {theirs} or retrain on {mine} bars",
+    "large_trade_qty": "set market.bars.large_trade_qty to {theirs} or retrain",
+    "tick_size": "the instrument's tick size changed (market.instruments): retrain",
+    "session_template": "the instrument's calendar or dated hours changed (market.instruments): retrain",
+}
+"""What to do about each plain item of the contract that differs."""
+
+
 def contract_refusals(model: Mapping[str, Any], serving: Mapping[str, Any]) -> list[str]:
     """Every difference between a model's feature contract and the serving side's, one line each.
 
@@ -169,7 +180,8 @@ def contract_refusals(model: Mapping[str, Any], serving: Mapping[str, Any]) -> l
         if theirs is None:
             out.append(f"{key}: the model's feature contract does not record it (retrain with this code)")
         elif theirs != mine:
-            out.append(f"{key}: model was trained with {theirs!r}, this engine runs {mine!r}")
+            fix = _FIX.get(key, "retrain with this engine's config (`qtml train`)").format(theirs=theirs, mine=mine)
+            out.append(f"{key}: model was trained with {theirs!r}, this engine runs {mine!r}: {fix}")
     groups = model.get("input_groups") or {}
     for g in INPUT_GROUPS:
         if groups.get(g) and not serving.get("input_groups", {}).get(g, True):

@@ -1,4 +1,4 @@
-"""Prefect flow ``train``: dataset -> purged walk-forward CV + tuning -> final fit -> MLflow log -> register.
+"""Prefect flow ``train``: dataset -> purged walk-forward CV + tuning -> final fit -> MLflow log -> register the bundle.
 
 A thin wrapper over :mod:`training.pipeline`: the dataset comes from Feast point-in-time retrieval
 (:func:`training.dataset.load_dataset`), every (parameter combination, fold) pair and every fold's
@@ -124,6 +124,7 @@ def _train_flow(
         "registered": None if registered is None else {
             "name": registered.name, "version": registered.version, "alias": registered.alias,
             "run_id": registered.run_id, "uri": registered.alias_uri,
+            "bundle_files": len(registered.bundle_sha256),
         },
     }
 
@@ -175,7 +176,8 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
     )
     console.print(
         f"registered [bold]{reg['name']}[/bold] version [bold]{reg['version']}[/bold] as @{reg['alias']} "
-        f"({reg['uri']}), run {reg['run_id']}"
+        f"({reg['uri']}), run {reg['run_id']}; bundle of {reg['bundle_files']} files, each SHA-256 recorded on "
+        "the version (docs/bundle.md)"
     )
     console.print("open the MLflow UI on this store: [bold]make mlflow-ui[/bold] "
                   f"(or [bold].venv/bin/qtml ui mlflow[/bold]; store {settings.mlflow_tracking_uri})")

@@ -44,14 +44,19 @@ SHOWN = ("pnl", "n_trades", "pnl_per_trade", "win_rate", "profit_factor", "daily
 
 def run_with_progress(settings: Settings, console: Console | None, *, model_uri: str | None = None,
                       sessions: list[date] | int | None = None, run_name: str | None = None,
-                      log_mlflow: bool = True) -> BacktestResult:
-    """Resolve and load the model first (a bad URI fails before anything else), then load and replay
-    the sessions; each step prints its progress line on ``console`` (None: silent)."""
-    from serving.predictor import Predictor
+                      log_mlflow: bool = True, config_from: str = "bundle") -> BacktestResult:
+    """Resolve, verify and load the model's bundle first (a bad URI or a tampered file fails before
+    anything else), then load and replay the sessions; each step prints its progress line on
+    ``console`` (None: silent). ``config_from``: ``bundle`` (the version's agents and config) or
+    ``working-tree`` (the explicit override, recorded on the run)."""
+    from live_engine.backtest.run_config import check_config_from
+    from serving.bundle import load_bundle
 
+    check_config_from(config_from)
     uri = model_uri or settings.live.backtest.model_uri
-    with step("backtest", f"model {uri} loaded", console=console):
-        model = Predictor.from_model_uri(uri, tracking_uri=settings.mlflow_tracking_uri)
+    with step("backtest", f"bundle {uri} verified and loaded", console=console) as s:
+        bundle = load_bundle(uri, settings.mlflow_tracking_uri)
+        s.done(f"bundle {uri} ({bundle.uri}) verified: {len(bundle.hashes)} files match the registry's hashes")
     from live_engine.backtest.replay import load_lake_sessions
     from live_engine.backtest.runner import run_backtest
 
@@ -59,7 +64,7 @@ def run_with_progress(settings: Settings, console: Console | None, *, model_uri:
         data = load_lake_sessions(settings, sessions if sessions is not None else settings.live.backtest.sessions)
         s.done(f"{len(data)} sessions loaded from the lake")
     with step("backtest", "sessions replayed", total=len(data), console=console) as replayed:
-        return run_backtest(settings, model_uri=uri, model=model, data=data, run_name=run_name,
+        return run_backtest(settings, bundle=bundle, data=data, run_name=run_name, config_from=config_from,
                             log_mlflow=log_mlflow, progress=lambda k: replayed.update(k),
                             step=lambda label: step("backtest", label, console=console))
 
@@ -89,6 +94,12 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     console.print(f"report → [bold]{result.report_path}[/bold]")
     style = {"out-of-sample": "green", "in-sample": "bold red"}.get(result.sample, "yellow")
     console.print(f"sessions vs the model's training window: [{style}]{result.sample}[/{style}]")
+    if result.config_from == "bundle" and result.bundle is not None:
+        console.print(f"agents, coordinator, consensus and risk config: the bundle's ({result.bundle.uri})")
+    elif result.bundle is not None:
+        differs = ", ".join(result.config_differs_from_bundle) or "nothing"
+        console.print(f"agents, coordinator, consensus and risk config: [bold yellow]the working tree's[/bold yellow] "
+                      f"(override; differs from {result.bundle.uri} in: {differs})")
     if result.mlflow_run_id:
         console.print(f"MLflow run {result.mlflow_run_id} (tagged with the model version)")
 
@@ -101,8 +112,8 @@ def demo_stage(settings: Settings, console: Console) -> dict[str, Any]:
     result = run_with_progress(settings, console, model_uri=cfg.model_uri, sessions=cfg.sessions)
     print_summary(result, console)
     return {"run_dir": str(result.run_dir), "report": str(result.report_path), "mlflow_run_id": result.mlflow_run_id,
-            "sample": result.sample,
-            **{k: result.metrics[k] for k in SHOWN if k in result.metrics}}
+            "sample": result.sample, "bundle": result.bundle.uri if result.bundle is not None else None,
+            "config_from": result.config_from, **{k: result.metrics[k] for k in SHOWN if k in result.metrics}}
 
 
 def backtest(
@@ -115,6 +126,11 @@ def backtest(
     ),
     run_name: str | None = typer.Option(None, "--run-name", help="Output folder name under reports/backtests."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log the run to MLflow."),
+    config_from: str = typer.Option(
+        "bundle", "--config-from",
+        help="Whose agents and coordinator / consensus / risk config to run: 'bundle' (the model version's, "
+             "as trained) or 'working-tree' (live_engine/decision/agents and live.* now; recorded on the run).",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the result as one JSON object on stdout (logs and progress go to stderr)."
     ),
@@ -127,7 +143,7 @@ def backtest(
 
     settings = get_settings()
     result = run_with_progress(settings, err_console(), model_uri=model_uri, sessions=parse_sessions(sessions),
-                               run_name=run_name, log_mlflow=not no_mlflow)
+                               run_name=run_name, log_mlflow=not no_mlflow, config_from=config_from)
     if as_json:
         print_json(result_dict(result))
     else:
@@ -138,5 +154,7 @@ def result_dict(result: BacktestResult) -> dict[str, Any]:
     """The JSON-ready result of a backtest: where its outputs are and every metric."""
     return {"run_dir": str(result.run_dir), "report": str(result.report_path), "mlflow_run_id": result.mlflow_run_id,
             "sample": result.sample, "order_hash": result.order_hash, "bars": result.stats.bars,
+            "bundle": result.bundle.uri if result.bundle is not None else None, "config_from": result.config_from,
+            "config_differs_from_bundle": list(result.config_differs_from_bundle),
             "trades_replayed": result.stats.trades, "replay_seconds": result.stats.seconds,
             "metrics": {k: v for k, v in result.metrics.items() if k != "order_hash"}}

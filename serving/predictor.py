@@ -1,9 +1,10 @@
 """Fast predictor: a native LightGBM Booster, one thread, predicting on one numpy row.
 
-:meth:`Predictor.from_model_uri` resolves an MLflow model URI (``models:/quantumtrader@challenger``),
-reads the model contract from the model's metadata, **refuses** a model whose feature spec hash is
-not this code's ``features.spec.spec_hash()`` or whose artifact is pickled, loads the Booster from
-its native text file and smoke-predicts once. ``predict_proba(row)`` returns the calibrated class
+:meth:`Predictor.from_model_uri` loads the registered bundle at an MLflow model URI
+(``models:/quantumtrader@challenger``) through :func:`serving.bundle.load_bundle`, which verifies
+every file's SHA-256 against the version's tags and refuses pickles and code; :meth:`Predictor.from_booster`
+**refuses** a model whose feature spec hash is not this code's ``features.spec.spec_hash()``, then
+smoke-predicts once. ``predict_proba(row)`` returns the calibrated class
 probabilities ``[p(down), p(flat), p(up)] = softmax(raw_score / T)``.
 
 The model's ``feature_contract`` records which input groups its training history had (book, broker
@@ -21,11 +22,9 @@ does not race it; the per-row fast call stays outside (it builds no predictor).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 from dataclasses import dataclass, field
 from math import exp, nan
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -165,42 +164,16 @@ class Predictor:
 
     @classmethod
     def from_model_uri(cls, model_uri: str, *, tracking_uri: str | None = None) -> Predictor:
-        """Download, verify and load the model at ``model_uri`` (refuses pickles and hash mismatches)."""
-        import mlflow
-        from mlflow.models import get_model_info
+        """The predictor of the registered bundle at ``model_uri`` (``models:/NAME@ALIAS`` or
+        ``models:/NAME/VERSION``), after :func:`serving.bundle.load_bundle` has verified every file's
+        SHA-256 against the version's tags and refused pickles and code."""
+        from serving.bundle import load_bundle
 
-        if tracking_uri is not None:
-            mlflow.set_tracking_uri(tracking_uri)
-        try:
-            info = get_model_info(model_uri)
-        except mlflow.exceptions.MlflowException as err:
-            raise InputError(f"model {model_uri} not found in the registry at {mlflow.get_tracking_uri()}: "
-                             f"train and register one first (`qtml train`). ({err.message})") from None
-        metadata = dict(info.metadata or {})
-        check_contract(metadata)  # before downloading anything
-        flavor = (info.flavors or {}).get("lightgbm")
-        if flavor is None:
-            raise ModelRefused(f"{model_uri} has no lightgbm flavor (flavors: {sorted(info.flavors or {})})")
-        data = str(flavor.get("data", ""))
-        model_class = str(flavor.get("model_class", "lightgbm.basic.Booster"))
-        if model_class != "lightgbm.basic.Booster" or not data.endswith(".lgb"):
-            raise ModelRefused(f"{model_uri} is a pickled or non-native model ({model_class}, {data!r}); "
-                               "log a native lightgbm.Booster")
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, tracking_uri=tracking_uri))
-        path = local / data
-        if not path.exists():
-            raise ModelRefused(f"model file {data} missing from {model_uri}")
-        raw = path.read_bytes()
-        if raw[:2] == b"\x80\x04" or raw[:1] == b"\x80":  # pickle protocol header
-            raise ModelRefused(f"{model_uri}: {data} is a pickle, refused")
-        import lightgbm as lgb  # ~5 s: only once the registry has the model (a bad URI fails fast)
+        if tracking_uri is None:
+            import mlflow
 
-        with lightgbm_section():
-            booster = lgb.Booster(model_file=str(path))
-        pred = cls.from_booster(booster, metadata, model_uri=model_uri, model_sha256=hashlib.sha256(raw).hexdigest())
-        log.info("model loaded", data={"model_uri": model_uri, "sha256": pred.model_sha256[:12],
-                                       "temperature": pred.temperature, "features": pred.n_features})
-        return pred
+            tracking_uri = mlflow.get_tracking_uri()
+        return load_bundle(model_uri, tracking_uri).predictor
 
     @property
     def input_groups(self) -> dict[str, bool]:

@@ -55,21 +55,38 @@ def train_booster(seed: int = 0, rounds: int = 8) -> lgb.Booster:
     return lgb.train(params, lgb.Dataset(X, y), num_boost_round=rounds)
 
 
-def register(settings: Any, booster: Any, metadata: dict[str, Any], *, name: str = "quantumtrader",
-             alias: str = "challenger") -> str:
-    """Log ``booster`` (native or sklearn) with ``metadata``, register it, set ``alias``; return the URI."""
+def _experiment(settings: Any) -> str:
     import mlflow
 
-    tracking_uri = settings.mlflow_tracking_uri
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
     exp = client.get_experiment_by_name("tests")
-    exp_id = exp.experiment_id if exp else client.create_experiment(
-        "tests", artifact_location=(settings.var_dir / "mlflow" / "artifacts" / "tests").as_uri())
-    with mlflow.start_run(experiment_id=exp_id):
-        info = mlflow.lightgbm.log_model(booster, name="model", metadata=metadata,
-                                         pip_requirements=["lightgbm"])
+    return str(exp.experiment_id if exp else client.create_experiment(
+        "tests", artifact_location=(settings.var_dir / "mlflow" / "artifacts" / "tests").as_uri()))
+
+
+def register(settings: Any, booster: Any, metadata: dict[str, Any], *, name: str = "quantumtrader",
+             alias: str = "challenger", lineage: dict[str, Any] | None = None) -> str:
+    """Log ``booster`` as a bundle (``serving.bundle_writer.log_bundle``: the agents and live config of
+    ``settings``), register it with its hashes, set ``alias``; return ``models:/name@alias``."""
+    import mlflow
+
+    from serving.bundle_writer import log_bundle
+
+    with mlflow.start_run(experiment_id=_experiment(settings)):
+        log_bundle(booster, settings=settings, metadata=metadata, lineage=lineage or {"dataset": "tiny_model"},
+                   registered_model_name=name, alias=alias)
+    return f"models:/{name}@{alias}"
+
+
+def register_plain(settings: Any, model: Any, metadata: dict[str, Any], *, name: str = "quantumtrader",
+                   alias: str = "plain") -> str:
+    """Log ``model`` with MLflow's LightGBM flavor only (no bundle files, no hashes) and register it."""
+    import mlflow
+
+    with mlflow.start_run(experiment_id=_experiment(settings)):
+        info = mlflow.lightgbm.log_model(model, name="model", metadata=metadata, pip_requirements=["lightgbm"])
     version = mlflow.register_model(info.model_uri, name)
-    client.set_registered_model_alias(name, alias, version.version)
+    mlflow.MlflowClient(settings.mlflow_tracking_uri).set_registered_model_alias(name, alias, version.version)
     return f"models:/{name}@{alias}"

@@ -1,23 +1,24 @@
-"""MLflow tracking and registry: one run per training, the final Booster registered with its contract.
+"""MLflow tracking and registry: one run per training, the final Booster registered as a bundle.
 
 The model is logged as a native LightGBM Booster (text ``model.lgb``, never pickle) with a signature,
-an input example and the *model contract* as MLflow model metadata, which the decision core reads
-back with ``mlflow.models.get_model_info("models:/quantumtrader@challenger").metadata``.
+an input example and the *model contract* as MLflow model metadata, together with the rest of its
+bundle (feature contract, agent YAMLs, live config, :func:`lineage_doc`) by
+:func:`serving.bundle_writer.log_bundle`, which records every file's SHA-256 on the version.
+Serving loads it back with :func:`serving.bundle.load_bundle` (``docs/bundle.md``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from quantumtrader.logging import get_logger
+from serving.bundle_writer import log_bundle
 from training.labels import CLASS_NAMES, CLASSES
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Registered:
     name: str
     version: str
     alias: str
+    bundle_sha256: dict[str, str] = field(default_factory=dict)  # every bundle file, as tagged on the version
 
     @property
     def alias_uri(self) -> str:
@@ -132,6 +134,35 @@ def model_contract(
     }
 
 
+def configurations_tried(summary: CVSummary) -> int:
+    """How many LightGBM parameter combinations the search cross-validated (the deflated Sharpe's trials)."""
+    return sum(1 for name in summary.aggregate if name.startswith("lgbm_combo_"))
+
+
+def lineage_doc(ds: Dataset, summary: CVSummary, validation: dict[str, Any], *, commit: str, run_id: str,
+                experiment_id: str, contract: dict[str, Any]) -> dict[str, Any]:
+    """``lineage.json`` of the bundle: where the model came from and what its selection saw.
+
+    Dataset snapshot hash, the Great Expectations summary of the lake files it read, CV metrics
+    (mean per model, out-of-fold AUCs, best parameters), git commit, training window (first / last
+    session; null when the dataset does not record them) and the number of configurations tried.
+    """
+    return {
+        "dataset": {"snapshot_hash": ds.snapshot_hash, "rows": len(ds), "symbol": ds.info.get("symbol"),
+                    "feature_set": contract.get("feature_set"), "feature_spec_hash": contract.get("feature_spec_hash"),
+                    "class_counts": {str(k): int(v) for k, v in ds.class_counts().items()}},
+        "data_validation": {"success": validation["success"], "files": validation["files"],
+                            "failed": list(validation["failed"])},
+        "cv": {"aggregate": summary.aggregate, "oof_auc_ovr": summary.oof_auc_ovr,
+               "oof_auc_direction": summary.oof_auc_direction, "best_params": summary.best_params,
+               "folds": len({int(r["fold"]) for r in summary.per_fold})},
+        "tuning": {"configurations_tried": configurations_tried(summary)},
+        "git_commit": commit,
+        "training_window": {"first_session": ds.info.get("first_session"), "last_session": ds.info.get("last_session")},
+        "training_run": {"run_id": run_id, "experiment_id": experiment_id},
+    }
+
+
 def _flat(prefix: str, d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -166,12 +197,13 @@ def log_and_register(
     experiment_id = ensure_experiment(settings)
     client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
     validation = validation_results(settings.lake_root, str(ds.info.get("symbol", settings.market.symbol)))
+    commit = git_commit(settings.root)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{ds.snapshot_hash[:8]}") as run:
         params = {
             **{f"best.{k}": v for k, v in summary.best_params.items()},
             **_flat("training", cfg.model_dump(mode="json", exclude={"tuning"})),
             **{f"tuning.{k}": str(v) for k, v in cfg.tuning.model_dump(mode="json").items()},
-            "tuning.combos": sum(1 for name in summary.aggregate if name.startswith("lgbm_combo_")),
+            "tuning.combos": configurations_tried(summary),
             "bar_spec": contract["bar_spec"],
             "rows": len(ds),
             "best_iteration": final.best_iteration,
@@ -183,7 +215,7 @@ def log_and_register(
                 "dataset_hash": ds.snapshot_hash,
                 "feature_spec_hash": contract["feature_spec_hash"],
                 "feature_set": contract["feature_set"],
-                "git_commit": git_commit(settings.root),
+                "git_commit": commit,
                 "data_validation_success": str(validation["success"]),
                 "train_first_session": str(ds.info.get("first_session", "")),
                 "train_last_session": str(ds.info.get("last_session", "")),
@@ -208,28 +240,23 @@ def log_and_register(
         mlflow.log_figure(confusion_fig, "charts/confusion_matrix.png")
         example = ds.X.head(5)
         signature = infer_signature(example, final.booster.predict(example.to_numpy()))
-        info = mlflow.lightgbm.log_model(
-            final.booster,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=_pip_requirements(),
-            metadata=contract,
-        )
-        with contextlib.redirect_stderr(io.StringIO()) as said:  # MLflow prints "Successfully registered ..."
-            version = mlflow.register_model(info.model_uri, cfg.registered_model_name)
-        log.debug("mlflow register_model", data={"said": said.getvalue().strip()})
-        client.set_registered_model_alias(cfg.registered_model_name, cfg.alias, version.version)
-        client.set_model_version_tag(cfg.registered_model_name, version.version, "dataset_hash", ds.snapshot_hash)
+        lineage = lineage_doc(ds, summary, validation, commit=commit, run_id=run.info.run_id,
+                              experiment_id=experiment_id, contract=contract)
+        bundle = log_bundle(final.booster, settings=settings, metadata=contract, lineage=lineage,
+                            registered_model_name=cfg.registered_model_name, alias=None, signature=signature,
+                            input_example=example, pip_requirements=_pip_requirements())
+        client.set_model_version_tag(cfg.registered_model_name, bundle.version, "dataset_hash", ds.snapshot_hash)
         cv_loss = f"{summary.aggregate['lgbm']['log_loss']:.6f}"
-        client.set_model_version_tag(cfg.registered_model_name, version.version, "cv_lgbm_log_loss", cv_loss)
+        client.set_model_version_tag(cfg.registered_model_name, bundle.version, "cv_lgbm_log_loss", cv_loss)
+        client.set_registered_model_alias(cfg.registered_model_name, cfg.alias, bundle.version)
         reg = Registered(
             run_id=run.info.run_id,
             experiment_id=experiment_id,
-            model_uri=info.model_uri,
+            model_uri=bundle.model_uri,
             name=cfg.registered_model_name,
-            version=str(version.version),
+            version=bundle.version,
             alias=cfg.alias,
+            bundle_sha256=dict(bundle.hashes),
         )
     log.info(
         "model registered", data={"name": reg.name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id}

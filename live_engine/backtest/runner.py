@@ -1,12 +1,16 @@
-"""The backtest shell: load sessions and model, replay, write outputs, report, log to MLflow.
+"""The backtest shell: load sessions and the model's bundle, replay, write outputs, report, log to MLflow.
+
+A registered version runs with its own bundle's agents and decision / risk config
+(:mod:`live_engine.backtest.run_config`); ``config_from="working-tree"`` is the explicit override.
 
 Outputs under ``<reports_dir>/backtests/<run>/``: ``orders.parquet``, ``fills.parquet``,
 ``trades.parquet`` (round trips), ``equity.parquet`` (per bar close: position and PnL, i.e. the
 positions and the equity curve), ``features.parquet`` (the vector each decision read; a decision's
 ``feature_row`` indexes it), ``decisions.jsonl`` (one record per bar), ``metrics.json`` (undefined
-values as null), ``run.json`` (what ran: model, sessions, configs), ``state.json`` (coordinator weights
-and risk counters at the end) and ``report.html`` (:func:`live_engine.backtest.report.render_report`,
-built from those files, so it can be re-rendered, e.g. after the promotion gate writes ``verdict.json``).
+values as null), ``run.json`` (what ran, in full: model, bundle, ``config_from``, sessions, the live
+config and agents; MLflow params are cut at 500 characters), ``state.json`` (coordinator weights and
+risk counters at the end) and ``report.html`` (:func:`live_engine.backtest.report.render_report`, built
+from those files, so it can be re-rendered, e.g. after the promotion gate writes ``verdict.json``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -34,10 +38,13 @@ from live_engine.backtest.replay import (
     run_stamp,
 )
 from live_engine.backtest.report import render_report
-from live_engine.decision.agents import agent_configs
+from live_engine.backtest.run_config import BUNDLE, WORKING_TREE, check_config_from, run_config
 from live_engine.decision.core import DecisionCore, ProbaModel
 from quantumtrader.config import Settings
 from quantumtrader.logging import get_logger
+
+if TYPE_CHECKING:
+    from serving.bundle import Bundle
 
 log = get_logger("live_engine.backtest.runner")
 
@@ -52,6 +59,9 @@ class BacktestResult:
     stats: ReplayStats
     core: DecisionCore
     sample: str = "unknown"  # out-of-sample | in-sample | unknown (model's training window vs replayed sessions)
+    config_from: str = WORKING_TREE  # whose agents and decision / risk config ran: "bundle" | "working-tree"
+    config_differs_from_bundle: tuple[str, ...] = ()  # items where the working tree differed (override only)
+    bundle: Bundle | None = None
     trials_source: str = ""  # where the deflated Sharpe's number of tuning configurations came from
 
 
@@ -100,61 +110,32 @@ def write_outputs(run_dir: Path, core: DecisionCore, metrics: dict[str, Any], in
             fh.write(orjson.dumps(rec) + b"\n")
     # orjson writes nan as null: an undefined metric stays undefined in the file
     (run_dir / "metrics.json").write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2))
+    (run_dir / "run.json").write_bytes(orjson.dumps(info, option=orjson.OPT_INDENT_2))  # params cut at 500 chars
     (run_dir / "state.json").write_bytes(orjson.dumps(core.state(), option=orjson.OPT_INDENT_2))
-    (run_dir / "run.json").write_bytes(orjson.dumps(info, option=orjson.OPT_INDENT_2))
     return render_report(run_dir)
 
 
-def _model_version(model_uri: str, tracking_uri: str) -> tuple[str, str] | None:
-    """(name, version) of a ``models:/name@alias`` or ``models:/name/version`` URI."""
-    import mlflow
-
-    if not model_uri.startswith("models:/"):
-        return None
-    rest = model_uri.removeprefix("models:/")
-    client = mlflow.MlflowClient(tracking_uri)
-    if "@" in rest:
-        name, alias = rest.split("@", 1)
-        return name, str(client.get_model_version_by_alias(name, alias).version)
-    name, _, version = rest.partition("/")
-    return name, version
-
-
-def training_window(model_uri: str, tracking_uri: str) -> tuple[str, str] | None:
-    """(first, last) session the registered model was trained on, from its training run's tags."""
-    import mlflow
-
-    mv = _model_version(model_uri, tracking_uri)
-    if mv is None:
-        return None
-    client = mlflow.MlflowClient(tracking_uri)
-    run_id = client.get_model_version(mv[0], mv[1]).run_id
-    tags = client.get_run(run_id).data.tags if run_id else {}
-    first, last = tags.get("train_first_session"), tags.get("train_last_session")
-    return (first, last) if first and last else None
-
-
-def tuning_trials(model_uri: str | None, tracking_uri: str) -> tuple[int, str]:
+def tuning_trials(bundle: Bundle | None) -> tuple[int, str]:
     """(configurations tried in tuning, where that number comes from) for the deflated Sharpe.
 
-    Read from param ``tuning.combos`` of the registered version's training run; ``(1, "unknown: ...")``
-    when the model is not a registered version or its run does not log the param."""
-    mv = _model_version(model_uri, tracking_uri) if model_uri else None
-    if mv is None:
+    Read from the bundle's lineage (``tuning.configurations_tried``, the training run's param
+    ``tuning.combos``); ``(1, "unknown: ...")`` for an in-memory model or a lineage without it."""
+    if bundle is None:
         return 1, "unknown (not a registered model version): 1 assumed"
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri)
-    run_id = client.get_model_version(mv[0], mv[1]).run_id
-    params = client.get_run(run_id).data.params if run_id else {}
-    raw = params.get("tuning.combos")
+    raw = (bundle.lineage.get("tuning") or {}).get("configurations_tried")
     try:
         n = int(str(raw))
     except ValueError:
         n = 0
     if n < 1:
-        return 1, f"unknown (training run {run_id or '-'} logs no param tuning.combos): 1 assumed"
-    return n, f"param tuning.combos of training run {run_id} ({mv[0]} version {mv[1]})"
+        return 1, f"unknown (the lineage of {bundle.uri} does not record it): 1 assumed"
+    return n, f"tuning.configurations_tried in the lineage of {bundle.uri} (run {bundle.run_id})"
+
+
+def finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The metrics MLflow can hold: numbers that are finite (an undefined one is left out, not 0)."""
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def sample_kind(days: Sequence[date], window: tuple[str, str] | None) -> str:
@@ -165,15 +146,12 @@ def sample_kind(days: Sequence[date], window: tuple[str, str] | None) -> str:
     return "out-of-sample" if all(d > last or d < first for d in days) else "in-sample"
 
 
-def finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """The metrics MLflow can hold: numbers that are finite (an undefined one is left out, not 0)."""
-    return {k: float(v) for k, v in metrics.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
-
-
 def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], info: dict[str, Any],
-                  model_uri: str | None) -> str:
-    """Log params, metrics and every output file; tag the run and the model version with each other."""
+                  bundle: Bundle | None) -> str:
+    """Log params, metrics and every output file; tag the run and the model version with each other.
+
+    The run's ``config_from`` tag says whose agents and decision / risk config it ran (``bundle`` or
+    ``working-tree``); the version's ``last_backtest_*`` tags point back at the run."""
     import mlflow
 
     from training.tracking import ensure_experiment
@@ -181,19 +159,23 @@ def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], in
     uri = settings.mlflow_tracking_uri
     exp_id = ensure_experiment(settings, settings.live.backtest.experiment)
     client = mlflow.MlflowClient(uri)
-    mv = _model_version(model_uri, uri) if model_uri else None
     with mlflow.start_run(experiment_id=exp_id, run_name=run_dir.name) as run:
         mlflow.log_params({k: (v if isinstance(v, str) else orjson.dumps(v).decode())[:500] for k, v in info.items()})
         mlflow.log_metrics(finite_metrics(metrics))
-        tags = {"kind": "backtest", "order_hash": str(info.get("order_hash", ""))}
-        if mv is not None:
-            tags.update(model_name=mv[0], model_version=mv[1], model_uri=str(model_uri))
+        tags = {"kind": "backtest", "order_hash": str(info.get("order_hash", "")),
+                "config_from": str(info["config_from"])}
+        if info.get("config_differs_from_bundle"):
+            tags["config_differs_from_bundle"] = str(info["config_differs_from_bundle"])[:5000]
+        if bundle is not None:
+            tags.update(model_name=bundle.name, model_version=bundle.version, model_uri=bundle.requested_uri,
+                        bundle_uri=bundle.uri)
         mlflow.set_tags(tags)
         mlflow.log_artifacts(str(run_dir))
         run_id = run.info.run_id
-    if mv is not None:
-        client.set_model_version_tag(mv[0], mv[1], "last_backtest_run_id", run_id)
-        client.set_model_version_tag(mv[0], mv[1], "last_backtest_pnl", f"{metrics['pnl']:.2f}")
+    if bundle is not None:
+        client.set_model_version_tag(bundle.name, bundle.version, "last_backtest_run_id", run_id)
+        client.set_model_version_tag(bundle.name, bundle.version, "last_backtest_pnl", f"{metrics['pnl']:.2f}")
+        client.set_model_version_tag(bundle.name, bundle.version, "last_backtest_config_from", str(info["config_from"]))
     return run_id
 
 
@@ -237,6 +219,8 @@ def run_backtest(
     sessions: Sequence[date] | int | None = None,
     data: Sequence[SessionData] | None = None,
     model: ProbaModel | None = None,
+    bundle: Bundle | None = None,
+    config_from: str = BUNDLE,
     scripted: Callable[[int], int] | dict[int, int] | None = None,
     run_name: str | None = None,
     log_mlflow: bool = True,
@@ -245,45 +229,57 @@ def run_backtest(
 ) -> BacktestResult:
     """Replay sessions through the decision core and write every output (see the module docstring).
 
+    The model is ``bundle``'s predictor, else the bundle at ``model_uri`` (default
+    ``live.backtest.model_uri``) loaded and verified by :func:`serving.bundle.load_bundle`, else the
+    in-memory ``model``. With a bundle, the agents and the coordinator, consensus and risk config are
+    the bundle's unless ``config_from="working-tree"`` (:mod:`live_engine.backtest.run_config`); the
+    choice is recorded in the run's info and as the MLflow tag ``config_from``.
     ``progress(k)`` is called after each replayed session; ``step(label)`` (a context manager, e.g.
     :func:`quantumtrader.progress.step`) wraps the steps after the replay.
     """
     step = step or (lambda _label: nullcontext())
     cfg = settings.live.backtest
+    check_config_from(config_from)  # before anything is loaded
+    if scripted is None and model is None and bundle is None:
+        from serving.bundle import load_bundle
+
+        bundle = load_bundle(model_uri or cfg.model_uri, settings.mlflow_tracking_uri)
+    if bundle is not None:
+        model, model_uri = bundle.predictor, bundle.requested_uri
     if data is None:
         data = load_lake_sessions(settings, sessions if sessions is not None else cfg.sessions)
-    if scripted is None and model is None:
-        from serving.predictor import Predictor
-
-        model_uri = model_uri or cfg.model_uri
-        model = Predictor.from_model_uri(model_uri, tracking_uri=settings.mlflow_tracking_uri)
-    window = None
-    if model_uri and model_uri.startswith("models:/"):
-        window = training_window(model_uri, settings.mlflow_tracking_uri)
+    window = bundle.training_window if bundle is not None else None
     sample = sample_kind([s.day for s in data], window)
     if sample == "in-sample":
         log.warning("backtest sessions overlap the model's training sessions: the metrics are in-sample",
                     data={"train_window": window, "sessions": [s.day.isoformat() for s in data]})
     if scripted is None:
         check_model_contract(settings, model, data)
-    core = build_core(settings, model=model, scripted=scripted)
+    rc = run_config(settings, bundle, config_from)
+    if rc.source == WORKING_TREE and bundle is not None:
+        log.warning("backtest runs the working tree's agents and config, not the version's bundle",
+                    data={"bundle": bundle.uri, "differs": list(rc.differs_from_bundle)})
+    core = build_core(settings, model=model, scripted=scripted, agents=rc.agents if scripted is None else None,
+                      config=rc.live)
     abstaining = getattr(core.decider, "abstaining", ())
     if abstaining:
         log.info("agents without a view on this model's inputs abstain on every bar",
                  data={"agents": list(abstaining), "model_input_groups": getattr(model, "input_groups", None)})
     stats = replay(core, data, settings, progress=progress)
-    n_trials, trials_source = tuning_trials(model_uri, settings.mlflow_tracking_uri)
+    n_trials, trials_source = tuning_trials(bundle)
     metrics = summarize(core, stats, n_trials=n_trials)
     metrics_h = order_list_hash(core)
     run_dir = settings.reports_dir / "backtests" / (run_name or run_stamp())
     info = {"model_uri": model_uri or ("scripted" if scripted is not None else "in-memory"),
+            "bundle": bundle.uri if bundle is not None else "", "config_from": rc.source,
+            "config_differs_from_bundle": ",".join(rc.differs_from_bundle),
             "sessions": ",".join(s.day.isoformat() for s in data), "symbol": settings.market.symbol,
             "bar_spec": settings.market.bars.spec, "order_hash": metrics_h,
             "model_sha256": getattr(model, "model_sha256", ""), "sample": sample,
             "train_window": "" if window is None else f"{window[0]}..{window[1]}",
             "deflated_sharpe_trials": trials_source,
-            "live_config": settings.live.model_dump(mode="json"),
-            "agents": agent_configs() if scripted is None else {},
+            "live_config": rc.live.model_dump(mode="json"),
+            "agents": rc.agent_configs if scripted is None else {},
             "model_input_groups": getattr(model, "input_groups", None),
             "abstaining_agents": ",".join(abstaining)}
     with step("outputs and report written"):
@@ -293,7 +289,9 @@ def run_backtest(
     if log_mlflow:
         with step("logged to MLflow"):
             run_id = log_to_mlflow(settings, run_dir, {k: v for k, v in metrics.items() if k != "order_hash"},
-                                   info, model_uri)
+                                   info, bundle)
     log.info("backtest finished", data={"run_dir": str(run_dir), "pnl": round(metrics["pnl"], 2),
-                                        "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12]})
-    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample, trials_source)
+                                        "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12],
+                                        "config_from": rc.source})
+    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample, rc.source,
+                          rc.differs_from_bundle, bundle, trials_source)

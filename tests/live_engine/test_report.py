@@ -76,17 +76,17 @@ def test_mlflow_holds_only_the_finite_metrics_and_the_file_keeps_undefined_as_nu
     assert all(on_file[k] is None or isinstance(on_file[k], float) for k in on_file)
 
 
-def test_the_configurations_tried_come_from_the_training_run_or_are_said_to_be_unknown(settings: Settings) -> None:
+def test_the_configurations_tried_come_from_the_bundle_lineage_or_are_said_to_be_unknown(settings: Settings) -> None:
+    from serving.bundle import load_bundle
+
     uri = register(settings, train_booster(), contract())
-    n, source = tuning_trials(uri, settings.mlflow_tracking_uri)
-    assert n == 1 and source.startswith("unknown") and "tuning.combos" in source
-    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
-    run_id = client.get_model_version_by_alias("quantumtrader", "challenger").run_id
-    client.log_param(run_id, "tuning.combos", "7")
-    n, source = tuning_trials("models:/quantumtrader/1", settings.mlflow_tracking_uri)
-    assert n == 7 and run_id in source
-    assert tuning_trials(None, settings.mlflow_tracking_uri)[0] == 1
-    assert tuning_trials("runs:/abc/model", settings.mlflow_tracking_uri)[1].startswith("unknown")
+    n, source = tuning_trials(load_bundle(uri, settings.mlflow_tracking_uri))
+    assert n == 1 and source.startswith("unknown") and "does not record it" in source
+    uri = register(settings, train_booster(), contract(), lineage={"tuning": {"configurations_tried": 7}})
+    bundle = load_bundle(uri, settings.mlflow_tracking_uri)
+    n, source = tuning_trials(bundle)
+    assert n == 7 and bundle.uri in source
+    assert tuning_trials(None)[0] == 1 and tuning_trials(None)[1].startswith("unknown")
 
 
 @pytest.mark.slow

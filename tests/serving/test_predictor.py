@@ -38,16 +38,16 @@ def test_model_with_a_different_feature_spec_hash_is_refused(mlflow_settings):
         Predictor.from_model_uri(uri, tracking_uri=settings.mlflow_tracking_uri)
 
 
-def test_pickled_sklearn_model_is_refused(mlflow_settings):
-    settings = mlflow_settings
+def test_pickled_sklearn_model_is_never_registered_as_a_bundle(mlflow_settings):
     from lightgbm import LGBMClassifier
+
+    from serving.bundle_layout import BundleRefused
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(200, len(FEATURE_NAMES))), rng.integers(0, 3, 200)
     clf = LGBMClassifier(n_estimators=3, verbose=-1).fit(X, y)
-    uri = register(settings, clf, contract(), alias="pickled")
-    with pytest.raises(ModelRefused, match="pickled"):
-        Predictor.from_model_uri(uri, tracking_uri=settings.mlflow_tracking_uri)
+    with pytest.raises(BundleRefused, match=r"not registered: model\.skops: a pickle or other serialised object"):
+        register(mlflow_settings, clf, contract(), alias="pickled")
 
 
 def test_contract_with_other_feature_names_or_classes_is_refused():

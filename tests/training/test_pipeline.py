@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from features.spec import FEATURE_NAMES, spec_hash
+from live_engine.decision.agents import agent_configs
 from quantumtrader.config import Settings
 from quantumtrader.errors import InputError
+from serving.predictor import Predictor
 from training.dataset import Dataset
 from training.pipeline import train
 
@@ -22,15 +24,18 @@ RELOAD = textwrap.dedent(
     """
     import json, sys
     import mlflow, numpy as np
+    from serving.bundle import load_bundle
     from training.models import predict_proba_from_booster
-    uri, x_path, out_path = sys.argv[1:4]
+    uri, x_path, out_path, bundle_out = sys.argv[1:5]
     mlflow.set_tracking_uri(uri)
     model_uri = "models:/quantumtrader@challenger"
     info = mlflow.models.get_model_info(model_uri)
     booster = mlflow.lightgbm.load_model(model_uri)
     X = np.load(x_path)
     np.save(out_path, predict_proba_from_booster(booster, X, info.metadata["calibration"]))
-    print(json.dumps(info.metadata))
+    bundle = load_bundle(model_uri, uri)  # verified against the version's hashes, in this fresh process
+    np.save(bundle_out, np.array([bundle.predictor.predict_proba3(row) for row in X]))
+    print(json.dumps({"metadata": info.metadata, "bundle": bundle.describe()}))
     """
 )
 
@@ -42,23 +47,25 @@ def _registered_versions(settings: Settings) -> list[str]:
     return [v.version for v in client.search_model_versions("name='quantumtrader'")]
 
 
-def _reload_in_fresh_process(settings: Settings, X: np.ndarray, tmp_path: Path) -> tuple[np.ndarray, str]:
+def _reload_in_fresh_process(settings: Settings, X: np.ndarray, tmp_path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    import json
+
     np.save(tmp_path / "x.npy", X)
     proc = subprocess.run(
-        [sys.executable, "-c", RELOAD, settings.mlflow_tracking_uri, str(tmp_path / "x.npy"), str(tmp_path / "p.npy")],
+        [sys.executable, "-c", RELOAD, settings.mlflow_tracking_uri, str(tmp_path / "x.npy"), str(tmp_path / "p.npy"),
+         str(tmp_path / "b.npy")],
         capture_output=True,
         text=True,
         timeout=180,
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return np.load(tmp_path / "p.npy"), proc.stdout.strip().splitlines()[-1]
+    return np.load(tmp_path / "p.npy"), np.load(tmp_path / "b.npy"), json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_registered_model_reloads_in_a_fresh_process_and_reproduces_predictions(
     make_dataset: Callable[..., Dataset], small_settings: Settings, tmp_path: Path
 ) -> None:
-    import json
 
     import mlflow
 
@@ -66,10 +73,24 @@ def test_registered_model_reloads_in_a_fresh_process_and_reproduces_predictions(
     result = train(small_settings, ds)
     reg = result.registered
     assert reg is not None and reg.version == "1" and reg.alias == "challenger"
-    X = ds.X.to_numpy()[-200:]
-    p_fresh, metadata_json = _reload_in_fresh_process(small_settings, X, tmp_path)
+    X = ds.X.to_numpy()[-300:]
+    p_fresh, p_bundle, fresh = _reload_in_fresh_process(small_settings, X, tmp_path)
     assert np.allclose(p_fresh, result.final.predict_proba(X), atol=1e-12)
-    meta = json.loads(metadata_json)
+    # the bundle, verified and loaded in a fresh process, predicts bit for bit what the trained model does here
+    here = Predictor.from_booster(result.final.booster, result.contract)
+    assert np.array_equal(p_bundle, np.array([here.predict_proba3(row) for row in X]))
+    bundle = fresh["bundle"]
+    assert bundle["uri"] == "models:/quantumtrader/1" and bundle["files"] == reg.bundle_sha256
+    assert bundle["agents"] == agent_configs() and bundle["feature_contract"] == result.contract["feature_contract"]
+    assert bundle["live"]["risk"] == small_settings.live.risk.model_dump(mode="json")
+    assert set(bundle["live"]) == {"coordinator", "consensus", "risk", "broker"}
+    lineage = bundle["lineage"]
+    assert lineage["dataset"]["snapshot_hash"] == ds.snapshot_hash and lineage["git_commit"]
+    assert lineage["tuning"]["configurations_tried"] == 2 and lineage["cv"]["folds"] == 3
+    assert lineage["cv"]["oof_auc_ovr"] == pytest.approx(result.summary.oof_auc_ovr)
+    assert lineage["data_validation"] == {"success": None, "files": 0, "failed": []}  # no lake: unknown, not passed
+    assert lineage["training_run"]["run_id"] == reg.run_id
+    meta = fresh["metadata"]
     assert meta["qt_model_contract"] == 2
     fc = meta["feature_contract"]
     assert fc["input_groups"] == {"book": True, "brokers": True, "side": True}

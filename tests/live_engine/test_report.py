@@ -59,7 +59,7 @@ def test_metrics_of_a_real_replay_add_up(run: tuple[Settings, BacktestResult]) -
     assert m["signals_denied_share"] == pytest.approx(m["signals_denied"] / m["signals"])
     assert sum(v for k, v in m.items() if k.startswith("exits_")) == len(trades)
     assert m["exits_time_exit"] == (trades["exit_tag"] == "time_exit").sum()
-    assert m["deflated_sharpe_trials"] == TUNING_COMBOS and "tuning.combos" in res.trials_source
+    assert m["deflated_sharpe_trials"] == TUNING_COMBOS and "configurations_tried" in res.trials_source
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ def parse_sessions(text: str | None) -> list[date] | int | None:
 
 SHOWN = ("pnl", "n_trades", "win_rate", "profit_factor", "sharpe_daily", "sortino_daily", "max_drawdown",
          "max_drawdown_pct", "exposure", "trades_per_day", "avg_holding_minutes", "degraded_bars",
-         "replay_trades_per_s")
+         "fill_vs_close_ticks", "replay_trades_per_s")
 
 
 def run_with_progress(settings: Settings, console: Console | None, *, model_uri: str | None = None,
@@ -77,6 +77,11 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     console.print(f"order-list hash {result.order_hash[:16]}…  bars {result.stats.bars:,}  "
                   f"trades replayed {result.stats.trades:,} in {result.stats.seconds:.1f} s")
     console.print(f"report → [bold]{result.report_path}[/bold]")
+    if result.warmup is not None:
+        w = result.warmup
+        days = f" ({w.days[0]} … {w.days[-1]})" if w.days else ""
+        console.print(f"warm-up: {w.used} of {w.wanted} earlier sessions replayed without trading{days}"
+                      + (" [bold red]short: the first evaluated bars may be incomplete[/bold red]" if w.short else ""))
     style = {"out-of-sample": "green", "in-sample": "bold red"}.get(result.sample, "yellow")
     console.print(f"sessions vs the model's training window: [{style}]{result.sample}[/{style}]")
     if result.mlflow_run_id:
@@ -129,4 +134,6 @@ def result_dict(result: BacktestResult) -> dict[str, Any]:
     return {"run_dir": str(result.run_dir), "report": str(result.report_path), "mlflow_run_id": result.mlflow_run_id,
             "sample": result.sample, "order_hash": result.order_hash, "bars": result.stats.bars,
             "trades_replayed": result.stats.trades, "replay_seconds": result.stats.seconds,
+            "warmup_sessions_used": result.warmup.used if result.warmup else 0,
+            "warmup_sessions_wanted": result.warmup.wanted if result.warmup else 0,
             "metrics": {k: v for k, v in result.metrics.items() if k != "order_hash"}}

@@ -26,6 +26,7 @@ from live_engine.backtest.replay import (
     SessionData,
     build_core,
     load_lake_sessions,
+    load_warmup_sessions,
     order_list_hash,
     replay,
     run_stamp,
@@ -33,6 +34,8 @@ from live_engine.backtest.replay import (
 from live_engine.backtest.report import charts, write_report
 from live_engine.decision.agents import agent_configs
 from live_engine.decision.core import DecisionCore, ProbaModel
+from live_engine.decision.warmup import WarmupPlan
+from live_engine.execution.costs import fill_cost_vs_close
 from quantumtrader.config import Settings
 from quantumtrader.logging import get_logger
 
@@ -49,6 +52,7 @@ class BacktestResult:
     stats: ReplayStats
     core: DecisionCore
     sample: str = "unknown"  # out-of-sample | in-sample | unknown (model's training window vs replayed sessions)
+    warmup: WarmupPlan | None = None  # the sessions replayed before the evaluated ones, without trading
 
 
 def frames(core: DecisionCore) -> dict[str, pd.DataFrame]:
@@ -82,6 +86,8 @@ def summarize(core: DecisionCore, stats: ReplayStats) -> dict[str, Any]:
         m[f"denials_{k}"] = float(v)
     if stats.seconds > 0:
         m["replay_trades_per_s"] = stats.trades / stats.seconds
+    # the cost model at work: market fills against the close of the bar that decided them (ticks, ms)
+    m.update(fill_cost_vs_close(b.orders, b.fills, {e[0]: e[2] for e in eq}, core.instrument.tick_size))
     return m
 
 
@@ -210,11 +216,13 @@ def run_backtest(
     log_mlflow: bool = True,
     progress: Callable[[int], None] | None = None,
     step: Callable[[str], AbstractContextManager[Any]] | None = None,
+    warmup: Sequence[SessionData] | None = None,
 ) -> BacktestResult:
     """Replay sessions through the decision core and write every output (see the module docstring).
 
     ``progress(k)`` is called after each replayed session; ``step(label)`` (a context manager, e.g.
-    :func:`quantumtrader.progress.step`) wraps the steps after the replay.
+    :func:`quantumtrader.progress.step`) wraps the steps after the replay. ``warmup``: the sessions
+    that warm the features and the coordinator first (default: the lake's, ``live.backtest.warmup_sessions``).
     """
     step = step or (lambda _label: nullcontext())
     cfg = settings.live.backtest
@@ -239,7 +247,9 @@ def run_backtest(
     if abstaining:
         log.info("agents without a view on this model's inputs abstain on every bar",
                  data={"agents": list(abstaining), "model_input_groups": getattr(model, "input_groups", None)})
-    stats = replay(core, data, settings, progress=progress)
+    plan, warm = _warmup(settings, data, warmup)
+    stats = replay(core, data, settings, warmup=warm, coordinator_sessions=plan.coordinator_sessions,
+                   progress=progress)
     metrics = summarize(core, stats)
     metrics_h = order_list_hash(core)
     run_dir = settings.reports_dir / "backtests" / (run_name or run_stamp())
@@ -251,7 +261,10 @@ def run_backtest(
             "live_config": orjson.dumps(settings.live.model_dump(mode="json")).decode(),
             "agents": orjson.dumps(agent_configs()).decode() if scripted is None else "",
             "model_input_groups": orjson.dumps(getattr(model, "input_groups", None)).decode(),
-            "abstaining_agents": ",".join(abstaining)}
+            "abstaining_agents": ",".join(abstaining),
+            "costs": orjson.dumps(settings.costs.model_dump(mode="json")).decode(),
+            "warmup_sessions_used": plan.used, "warmup_sessions_wanted": plan.wanted,
+            "warmup_sessions": ",".join(d.isoformat() for d in plan.days)}
     with step("outputs and report written"):
         report = write_outputs(run_dir, core, {**metrics}, info)
     metrics["order_hash"] = metrics_h  # type: ignore[assignment]
@@ -262,4 +275,20 @@ def run_backtest(
                                    info, model_uri)
     log.info("backtest finished", data={"run_dir": str(run_dir), "pnl": round(metrics["pnl"], 2),
                                         "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12]})
-    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample)
+    return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample, plan)
+
+
+def _warmup(settings: Settings, data: Sequence[SessionData],
+            given: Sequence[SessionData] | None) -> tuple[WarmupPlan, list[SessionData]]:
+    """The warm-up sessions (given, or the lake's before the first evaluated one); a shortfall is one warning."""
+    cfg = settings.live.backtest
+    if given is not None:
+        plan = WarmupPlan(len(given), tuple(s.day for s in given), min(cfg.warmup_coordinator_sessions, len(given)))
+        return plan, list(given)
+    if not data:
+        return WarmupPlan(0, (), 0), []
+    plan, warm = load_warmup_sessions(settings, data[0].day)
+    if plan.short:
+        log.warning(plan.shortfall(settings.market.symbol, data[0].day),
+                    data={"warmup_sessions_wanted": plan.wanted, "warmup_sessions_used": plan.used})
+    return plan, warm

@@ -26,12 +26,14 @@ labelled row that is not complete; serving never asks the model about such a row
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from features.spec import FEATURE_NAMES, SPEC, spec_hash
+
+if TYPE_CHECKING:  # the decision core imports this module: no pandas at run time
+    import pandas as pd
 
 INPUT_GROUPS: tuple[str, ...] = ("book", "brokers", "side")
 

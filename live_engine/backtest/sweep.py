@@ -198,7 +198,7 @@ def sweep_backtest(bars: pd.DataFrame, signal: np.ndarray, config: LiveConfig, i
                 day_entries += 1
         if side:
             pending = (fill_ts_l[b], buy_l[b] if side > 0 else sell_l[b], side, qty, tag)
-        held = held + 1 if pos or pending is not None else 0
+        held = held + 1 if pos else (1 if pending is not None else 0)  # bars since the entry decision
         pnl_out[b] = total
         pos_out[b] = pos
     metrics = compute_metrics(trades, sess_l, pnl_out, pos_out, capital=r.account_capital)

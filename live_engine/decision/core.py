@@ -292,7 +292,7 @@ class DecisionCore:
         pos = self.broker.position
         # bars since the entry decision (its fill comes after the latency): the time exit lands on the
         # label horizon counted from the decision bar, as in training
-        self._bars_held = self._bars_held + 1 if pos or self.broker.has_pending else 0
+        self._bars_held = self._bars_held + 1 if pos else (1 if self.broker.has_pending else 0)
         self.equity.append((ts, session, close, pos, total_pnl))
         if self.keep_features:
             self.features.append(np.array(x, dtype=np.float64, copy=True))

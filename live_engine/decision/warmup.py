@@ -1,7 +1,7 @@
 """Warm start: earlier sessions replayed through the features and the coordinator, without trading.
 
 A fresh :class:`~features.streaming.FeatureEngine` gives NaN until its longest window is full
-(``features.spec``: ``vol_ratio_100_200`` needs :data:`MAX_FEATURE_WARMUP_BARS` = 200 bars), and a
+(:data:`features.spec.MAX_WARMUP`: ``vol_ratio_100_200`` needs 200 bars), and a
 fresh Hedge coordinator starts from equal weights. The backtest (``live_engine.backtest.replay``)
 and the live engine at start-up both call :func:`warm_up` on the sessions just before the first one
 they trade, so the first evaluated bar sees the features and weights it would see in a running engine.
@@ -26,11 +26,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, TypeVar
 
-from features.spec import SPEC
+from features.spec import MAX_WARMUP
 from market.instruments import Instrument
-
-MAX_FEATURE_WARMUP_BARS: int = max(f.warmup for f in SPEC)
-"""Bars before the slowest feature has a value (``vol_ratio_100_200``: 200)."""
 
 S = TypeVar("S")
 
@@ -50,9 +47,9 @@ def bars_in_session(instrument: Instrument, day: date, bar_seconds: int) -> int:
 
 def feature_warmup_sessions(session_bars: Sequence[int], default_bars: int) -> int:
     """The fewest sessions, counted back from the newest of ``session_bars`` (bars per session, oldest
-    first), whose bars reach :data:`MAX_FEATURE_WARMUP_BARS`; sessions missing from the list count
+    first), whose bars reach :data:`features.spec.MAX_WARMUP`; sessions missing from the list count
     ``default_bars`` each."""
-    need, n = MAX_FEATURE_WARMUP_BARS, 0
+    need, n = MAX_WARMUP, 0
     for bars in reversed(session_bars):
         if need <= 0:
             break

@@ -136,11 +136,12 @@ def test_position_is_closed_before_the_session_end():
     assert rec["action"] == "flatten" and core.broker.position == 0
 
 
-def test_max_holding_bars_exits_the_position():
+def test_max_holding_bars_exits_the_position_five_bars_after_each_entry_decision():
     core = make_core(ScriptedDecider(lambda ts: 1))
-    feed_bar(core, 100, 5000.0, np.zeros(65))
-    actions = [feed_bar(core, 101 + i, 5000.0, np.zeros(65))["action"] for i in range(5)]
-    assert actions[:4] == ["hold"] * 4 and actions[4] == "time_exit"
+    actions = [feed_bar(core, 100 + i, 5000.0, np.zeros(65))["action"] for i in range(12)]
+    # the entry fills after the latency; the time exit still comes 5 bars after the entry decision (the
+    # label horizon), and again for the next entry, decided on the bar after the exit
+    assert actions == ["enter_long", *["hold"] * 4, "time_exit", "enter_long", *["hold"] * 4, "time_exit"]
 
 
 def test_drawdown_halts_flattens_once_and_then_sends_nothing():

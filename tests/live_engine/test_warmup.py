@@ -11,10 +11,9 @@ import pytest
 from tiny_model import contract, train_booster
 
 from features.contract import complete_rows, required_positions
-from features.spec import FEATURE_NAMES
+from features.spec import FEATURE_NAMES, MAX_WARMUP
 from live_engine.backtest.replay import SessionData, build_core, order_list_hash, replay
 from live_engine.decision.warmup import (
-    MAX_FEATURE_WARMUP_BARS,
     bars_in_session,
     derived_warmup_sessions,
     plan_warmup,
@@ -58,7 +57,7 @@ def canonical(decisions: list[dict]) -> bytes:
 
 
 def test_the_default_warm_up_is_derived_from_the_feature_spec(settings):
-    assert MAX_FEATURE_WARMUP_BARS == 200  # vol_ratio_100_200
+    assert MAX_WARMUP == 200  # vol_ratio_100_200
     assert bars_in_session(WDO, date(2026, 1, 5), 60) == 570  # 09:00-18:30
     # one session fills the 200-bar windows, one more trains the coordinator
     assert derived_warmup_sessions([570, 570, 570], 570, 1) == 2
@@ -87,7 +86,7 @@ def test_decisions_and_orders_do_not_depend_on_one_more_earlier_session(settings
     assert not any(d["reason"] == "incomplete" for d in core_k.decisions)
     # a cold start is what the warm-up removes: incomplete first bars and other orders
     cold, _ = run(settings, model, evaluated, [])
-    assert sum(d["reason"] == "incomplete" for d in cold.decisions) >= MAX_FEATURE_WARMUP_BARS
+    assert sum(d["reason"] == "incomplete" for d in cold.decisions) >= MAX_WARMUP
     assert order_list_hash(cold) != order_list_hash(core_k)
 
 
@@ -106,7 +105,7 @@ def test_no_entry_is_taken_on_an_incomplete_row(settings, model, days):
     required = required_positions(FEATURE_NAMES, model.input_groups)
     rows = np.vstack(core.features)
     complete = complete_rows(rows, required)
-    assert (~complete).sum() >= MAX_FEATURE_WARMUP_BARS
+    assert (~complete).sum() >= MAX_WARMUP
     assert asked and all(bool(complete_rows(r, required)) for r in asked)  # the model never saw one
     for d, ok in zip(core.decisions, complete, strict=True):
         if not ok:

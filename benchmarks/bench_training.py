@@ -26,6 +26,7 @@ TARGET_S = 180.0
 def synthetic_dataset(sessions: int = SESSIONS, bars: int = BARS_PER_SESSION, seed: int = 5) -> Any:
     """A labelled :class:`training.dataset.Dataset` on the qt65_v1 columns (no simulator, no Feast)."""
     from features.spec import FEATURE_NAMES, spec_hash
+    from live_engine.execution.config import CostConfig
     from market.instruments import get_instrument
     from training.dataset import assemble
     from training.labels import make_labels
@@ -49,7 +50,7 @@ def synthetic_dataset(sessions: int = SESSIONS, bars: int = BARS_PER_SESSION, se
         index=index,
     )
     labels = make_labels(frame, method="fixed_horizon", horizon=5, instrument=get_instrument("WDO"),
-                         flat_band_ticks=None, slippage_ticks_per_side=0.5, stop_ticks=4, target_ticks=4)
+                         flat_band_ticks=None, costs=CostConfig(), stop_ticks=4, target_ticks=4)
     feats = pd.DataFrame(rng.standard_normal((n, len(FEATURE_NAMES))), index=index, columns=list(FEATURE_NAMES))
     feats[FEATURE_NAMES[0]] = signal + 0.5 * rng.standard_normal(n)
     ds = assemble(feats, labels, list(FEATURE_NAMES))

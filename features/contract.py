@@ -15,17 +15,25 @@ serving refuses a model trained *with* a group on data that lacks it.
 
 :func:`feature_contract` builds the ``feature_contract`` dict a model carries (one key per item);
 :func:`contract_refusals` lists, by name, every way a model's contract and the serving side differ.
+
+**The rule for incomplete rows**, one for training and serving (:func:`required_positions`,
+:func:`complete_rows`): a row is complete when every feature is a number, except the features of
+input groups the history lacks (they are NaN everywhere, by the rule above). Training drops every
+labelled row that is not complete; serving never asks the model about such a row (the decision is
+"no trade", reason ``incomplete``), so the model only ever sees the kind of row it was trained on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from features.spec import FEATURE_NAMES, SPEC, spec_hash
+
+if TYPE_CHECKING:  # the decision core imports this module: no pandas at run time
+    import pandas as pd
 
 INPUT_GROUPS: tuple[str, ...] = ("book", "brokers", "side")
 
@@ -78,6 +86,24 @@ def absent_indices(groups: Mapping[str, bool]) -> tuple[int, ...]:
     """Positions (in the 65-value row) of :func:`absent_features`."""
     idx = {n: i for i, n in enumerate(FEATURE_NAMES)}
     return tuple(idx[n] for n in absent_features(groups))
+
+
+def required_positions(feature_names: tuple[str, ...] | list[str],
+                       groups: Mapping[str, bool] | None) -> tuple[int, ...]:
+    """Positions in ``feature_names`` that a complete row must fill: all but the features of absent
+    groups. ``groups=None`` (a model without a recorded contract) requires every feature."""
+    absent = set(absent_features(groups)) if groups is not None else set()
+    return tuple(i for i, n in enumerate(feature_names) if n not in absent)
+
+
+def complete_rows(values: np.ndarray, required: tuple[int, ...] | np.ndarray) -> np.ndarray:
+    """Which rows of ``values`` (n x features, or one row) are complete: no NaN at ``required``.
+
+    The one incomplete-row rule: training keeps only complete labelled rows, serving decides only on
+    complete rows. Returns a boolean array (a 0-d one for a single row)."""
+    v = np.asarray(values, dtype=np.float64)
+    idx = np.asarray(required, dtype=np.intp)
+    return np.asarray(~np.isnan(v[..., idx]).any(axis=-1))
 
 
 def _only(group: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.spec import FEATURE_NAMES, SPEC, VERSION, SpecMismatchError, spec_hash
+from features.spec import FEATURE_NAMES, MAX_WARMUP, VERSION, SpecMismatchError, spec_hash
 from market.lake import Lake, bars_dataset
 from quantumtrader.clock import Clock, SystemClock
 from quantumtrader.config import Settings
@@ -31,7 +31,6 @@ FEATURES_DATASET = f"features/{VERSION}"
 KEY_COLUMNS = ("symbol", "event_timestamp", "created_timestamp", "spec_hash")
 TS_DTYPE = "datetime64[us, UTC]"
 # Bars before this many from the start of the data may be NaN by construction (longest warm-up).
-MAX_WARMUP = max(f.warmup for f in SPEC)
 
 log = get_logger("features.offline")
 

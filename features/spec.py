@@ -155,6 +155,8 @@ def _build() -> tuple[FeatureSpec, ...]:
 SPEC: tuple[FeatureSpec, ...] = _build()
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in SPEC)
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+MAX_WARMUP: int = max(f.warmup for f in SPEC)
+"""Bars before the slowest feature has a value (``vol_ratio_100_200``: 200): what a warm start must cover."""
 
 
 def spec_payload() -> dict[str, Any]:

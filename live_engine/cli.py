@@ -39,7 +39,8 @@ SHOWN = ("pnl", "n_trades", "pnl_per_trade", "win_rate", "profit_factor", "daily
          "daily_pnl_mean_hi", "prob_daily_pnl_positive", "sharpe_per_day", "sharpe_per_day_lo", "sharpe_per_day_hi",
          "sharpe_annualised", "sortino_per_day", "deflated_sharpe", "deflated_sharpe_trials", "sessions",
          "max_drawdown", "max_drawdown_pct", "exposure", "trades_per_day", "avg_holding_minutes", "signals",
-         "signals_denied", "signals_denied_share", "exit_share_time_exit", "degraded_bars", "replay_trades_per_s")
+         "signals_denied", "signals_denied_share", "exit_share_time_exit", "degraded_bars", "fill_vs_close_ticks",
+         "replay_trades_per_s")
 
 
 def run_with_progress(settings: Settings, console: Console | None, *, model_uri: str | None = None,
@@ -92,6 +93,11 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     console.print(f"order-list hash {result.order_hash[:16]}…  bars {result.stats.bars:,}  "
                   f"trades replayed {result.stats.trades:,} in {result.stats.seconds:.1f} s")
     console.print(f"report → [bold]{result.report_path}[/bold]")
+    if result.warmup is not None:
+        w = result.warmup
+        days = f" ({w.days[0]} … {w.days[-1]})" if w.days else ""
+        console.print(f"warm-up: {w.used} of {w.wanted} earlier sessions replayed without trading{days}"
+                      + (" [bold red]short: the first evaluated bars may be incomplete[/bold red]" if w.short else ""))
     style = {"out-of-sample": "green", "in-sample": "bold red"}.get(result.sample, "yellow")
     console.print(f"sessions vs the model's training window: [{style}]{result.sample}[/{style}]")
     if result.config_from == "bundle" and result.bundle is not None:
@@ -157,4 +163,6 @@ def result_dict(result: BacktestResult) -> dict[str, Any]:
             "bundle": result.bundle.uri if result.bundle is not None else None, "config_from": result.config_from,
             "config_differs_from_bundle": list(result.config_differs_from_bundle),
             "trades_replayed": result.stats.trades, "replay_seconds": result.stats.seconds,
+            "warmup_sessions_used": result.warmup.used if result.warmup else 0,
+            "warmup_sessions_wanted": result.warmup.wanted if result.warmup else 0,
             "metrics": {k: v for k, v in result.metrics.items() if k != "order_hash"}}

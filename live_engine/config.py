@@ -1,25 +1,26 @@
 """Configuration of the live engine: one section per subpackage, composed here.
 
 Every value has a documented default; the ``live`` section of ``config/default.yaml`` mirrors it. Each
-subpackage owns its part (``decision/config.py``, ``risk/config.py``, ``execution/config.py``,
-``backtest/config.py``); the names are re-exported here for callers that read the whole section.
+subpackage owns its part (``decision/config.py``, ``risk/config.py``, ``backtest/config.py``); the names
+are re-exported here for callers that read the whole section. The cost and fill model's config
+(``execution/config.py``, :class:`CostConfig`) is the top-level ``costs:`` section, not part of
+``live``: the training labels read it too.
 """
 
 from __future__ import annotations
 
 from live_engine.backtest.config import BacktestConfig
 from live_engine.decision.config import ConsensusConfig, CoordinatorConfig
-from live_engine.execution.config import BrokerConfig
+from live_engine.execution.config import CostConfig
 from live_engine.risk.config import RiskConfig
 from quantumtrader.frozen import FrozenModel
 
-__all__ = ["BacktestConfig", "BrokerConfig", "ConsensusConfig", "CoordinatorConfig", "LiveConfig", "RiskConfig"]
+__all__ = ["BacktestConfig", "ConsensusConfig", "CoordinatorConfig", "CostConfig", "LiveConfig", "RiskConfig"]
 
 
 class LiveConfig(FrozenModel):
     coordinator: CoordinatorConfig = CoordinatorConfig()
     consensus: ConsensusConfig = ConsensusConfig()
     risk: RiskConfig = RiskConfig()
-    broker: BrokerConfig = BrokerConfig()
     backtest: BacktestConfig = BacktestConfig()
     zmq_pub_endpoint: str = "tcp://127.0.0.1:5559"

@@ -35,6 +35,7 @@ from pydantic_settings import (
 
 from features.config import FeaturesConfig
 from live_engine.config import LiveConfig
+from live_engine.execution.config import CostConfig
 from market.config import MarketConfig
 from quantumtrader import config_check as check
 from quantumtrader.errors import ConfigError
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     stores: StoresConfig = StoresConfig()
     logging: LoggingConfig = LoggingConfig()
     market: MarketConfig = MarketConfig()
+    costs: CostConfig = CostConfig()  # one cost and fill model: labels, paper broker and sweep
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
     live: LiveConfig = LiveConfig()

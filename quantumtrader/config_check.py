@@ -49,6 +49,17 @@ FOREIGN_PREFIXES = (
     "QT_NO_", "QT_USE_", "QT_API",
 )
 
+# Keys that moved: the old path -> the new one. An old key is refused with this hint instead of a
+# plain "unknown key" (each old key: one line naming where its value goes now).
+MOVED: dict[tuple[str, ...], str] = {
+    ("live", "broker"): "costs",
+    ("live", "broker", "slippage_ticks"): "costs.slippage_ticks",
+    ("live", "broker", "latency_ms"): "costs.latency_ms",
+    ("live", "broker", "stop_slippage_ticks"): "costs.stop_slippage_ticks",
+    # the labels' cost per side is now the broker's expected fill cost: costs.spread_ticks / 2 + costs.slippage_ticks
+    ("training", "labels", "slippage_ticks_per_side"): "costs.spread_ticks / costs.slippage_ticks",
+}
+
 MLFLOW_SCHEMES = ("file", "http", "https", "databricks", "databricks-uc", "uc")
 MLFLOW_DB_ENGINES = ("postgresql", "mysql", "sqlite", "mssql")  # mlflow.store.db.db_types, +driver allowed
 
@@ -107,8 +118,22 @@ def _sections(model: type[BaseModel]) -> list[str]:
     return [name for name, f in model.model_fields.items() if _kind(f.annotation)[0] in ("model", "dict", "list")]
 
 
-def _unknown(part: str, path: list[str], model: type[BaseModel]) -> str:
-    """``unknown section 'markt'; valid sections: ...`` or ``unknown key 'x' in market.bars; valid keys: ...``."""
+def _moved(path: list[str], below: Iterable[str] = ()) -> str | None:
+    """The hint for an old key at ``path`` (with the keys ``below`` it that an env name or a YAML
+    section sets), naming the new key of each; None when ``path`` did not move."""
+    old = tuple(p.lower() for p in path)
+    if old not in MOVED:
+        return None
+    new = [MOVED.get((*old, str(k).lower()), f"{MOVED[old]}.{k}") for k in below] or [MOVED[old]]
+    return f"{'.'.join(path)} was moved: set {', '.join(new)} instead (docs/costs-and-warmup.md)"
+
+
+def _unknown(part: str, path: list[str], model: type[BaseModel], below: Iterable[str] = ()) -> str:
+    """``unknown section 'markt'; valid sections: ...`` or ``unknown key 'x' in market.bars; valid keys: ...``;
+    for a key that moved, where it went (:data:`MOVED`)."""
+    moved = _moved([*path, part], below)
+    if moved is not None:
+        return moved
     if not path:
         sections = _sections(model)
         return f"unknown section {part!r}; valid sections: {', '.join(sections)}{did_you_mean(part, sections)}"
@@ -137,7 +162,7 @@ def _env_problem(name: str, value: str | None, root: type[BaseModel]) -> str | N
 def _walk(name: str, parts: list[str], value: str | None, model: type[BaseModel], path: list[str]) -> str | None:
     part, rest = parts[0], parts[1:]
     if part not in model.model_fields:
-        return f"{name}: {_unknown(part, path, model)}"
+        return f"{name}: {_unknown(part, path, model, rest[:1])}"
     here = [*path, part]
     kind, sub = _kind(model.model_fields[part].annotation)
     if rest and kind == "value":
@@ -243,7 +268,8 @@ def _yaml_problems(data: Mapping[Any, Any], model: type[BaseModel], path: list[s
         key = str(raw_key).lower() if not path else str(raw_key)  # top-level names ignore case, as env
         here = [*path, str(raw_key)]
         if key not in model.model_fields:
-            out.append(f"{file}:{lines.get(tuple(here), '?')}: {_unknown(key, path, model)}")
+            below = list(value) if isinstance(value, Mapping) else []
+            out.append(f"{file}:{lines.get(tuple(here), '?')}: {_unknown(key, path, model, below)}")
             continue
         kind, sub = _kind(model.model_fields[key].annotation)
         if sub is None:

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from live_engine.config import LiveConfig
     from live_engine.decision.agents import Agent
     from live_engine.decision.config import ConsensusConfig, CoordinatorConfig
-    from live_engine.execution.config import BrokerConfig
+    from live_engine.execution.config import CostConfig
     from live_engine.risk.config import RiskConfig
 
 log = get_logger("serving.bundle")
@@ -69,8 +69,8 @@ class Bundle:
     coordinator: CoordinatorConfig
     consensus: ConsensusConfig
     risk: RiskConfig
-    broker: BrokerConfig
-    execution: dict[str, Any]  # live.json's execution sections as recorded (broker; costs once they exist)
+    costs: CostConfig  # the cost and fill model the version was evaluated with (a record; runs use the config's)
+    execution: dict[str, Any]  # live.json's execution sections as recorded (costs)
     agents: tuple[Agent, ...]
     agent_configs: dict[str, Any]  # the agent YAML documents, by agent name
     feature_contract: dict[str, Any]
@@ -96,8 +96,8 @@ class Bundle:
         return {k: getattr(self, k).model_dump(mode="json") for k in ("coordinator", "consensus", "risk")}
 
     def live_config(self, base: LiveConfig) -> LiveConfig:
-        """``base`` with the bundle's coordinator, consensus and risk config. Execution (``broker``,
-        costs), ``backtest`` and ``zmq_pub_endpoint`` stay ``base``'s: fills and costs model the market
+        """``base`` with the bundle's coordinator, consensus and risk config. Execution (the top-level
+        ``costs``), ``backtest`` and ``zmq_pub_endpoint`` stay ``base``'s: fills and costs model the market
         and must be the same for every version a gate compares (``docs/bundle.md``)."""
         return base.model_copy(update={"coordinator": self.coordinator, "consensus": self.consensus,
                                        "risk": self.risk})
@@ -203,7 +203,7 @@ def _load_from(root: Path, mv: Any, expected: dict[str, str], requested: str,
     predictor = _predictor(root / BOOSTER, metadata, where, hashes[BOOSTER])
     bundle = Bundle(name=name, version=version, uri=where, requested_uri=requested, predictor=predictor,
                     coordinator=live["coordinator"], consensus=live["consensus"], risk=live["risk"],
-                    broker=live["broker"], execution=live["execution"], agents=tuple(agents),
+                    costs=live["costs"], execution=live["execution"], agents=tuple(agents),
                     agent_configs=agent_docs, feature_contract=feature_contract, lineage=lineage,
                     manifest=manifest, hashes=hashes, run_id=getattr(mv, "run_id", None) or None)
     log.info("bundle loaded", data={"uri": where, "requested": requested, "files": len(hashes),
@@ -238,7 +238,7 @@ def _live_parts(doc: dict[str, Any], where: str) -> dict[str, Any]:
     from pydantic import BaseModel, ValidationError
 
     from live_engine.decision.config import ConsensusConfig, CoordinatorConfig
-    from live_engine.execution.config import BrokerConfig
+    from live_engine.execution.config import CostConfig
     from live_engine.risk.config import RiskConfig
     from serving.bundle_writer import DECISION_AND_RISK_SECTIONS, EXECUTION_SECTIONS
 
@@ -248,7 +248,7 @@ def _live_parts(doc: dict[str, Any], where: str) -> dict[str, Any]:
         raise BundleRefused(f"{where}: {LIVE} sections unknown {unknown}, missing {missing}: "
                             "retrain with this code (`qtml train`)")
     models: dict[str, type[BaseModel]] = {"coordinator": CoordinatorConfig, "consensus": ConsensusConfig,
-                                          "risk": RiskConfig, "broker": BrokerConfig}
+                                          "risk": RiskConfig, "costs": CostConfig}
     out: dict[str, Any] = {"execution": {k: doc[k] for k in EXECUTION_SECTIONS if k in doc}}
     for key, model in models.items():
         try:

@@ -45,16 +45,13 @@ DECISION_AND_RISK_SECTIONS = ("coordinator", "consensus", "risk")
 
 
 def execution_config(settings: Settings) -> dict[str, Any]:
-    """The execution and cost config a bundle records (``live.json``), one key per section.
-
-    Today the paper broker's fill settings (``live.broker``). The one place the cost model's
-    top-level ``costs:`` section joins the bundle: add ``"costs": settings.costs.model_dump(mode="json")``
-    here and ``"costs"`` to :data:`EXECUTION_SECTIONS`.
-    """
-    return {"broker": settings.live.broker.model_dump(mode="json")}
+    """The execution and cost config a bundle records (``live.json``), one key per section: the cost
+    and fill model (top-level ``costs:``) the version's evidence was produced with. A record only:
+    backtests and the gate run every version under the running config's costs (``docs/bundle.md``)."""
+    return {"costs": settings.costs.model_dump(mode="json")}
 
 
-EXECUTION_SECTIONS = ("broker",)
+EXECUTION_SECTIONS = ("costs",)
 """The keys :func:`execution_config` writes; the loader refuses any other section of ``live.json``."""
 
 

@@ -21,9 +21,10 @@ class LabelConfig(FrozenModel):
 
     method: Literal["fixed_horizon", "triple_barrier"] = "fixed_horizon"
     flat_band_ticks: float | None = Field(
-        None, gt=0, description="Flat band in ticks; None = the round-trip cost rounded up to whole ticks."
+        None, gt=0,
+        description="Flat band in ticks; None = the round-trip cost (of the top-level costs section, the broker's) "
+        "rounded up to whole ticks.",
     )
-    slippage_ticks_per_side: float = Field(0.5, ge=0, description="Assumed slippage per side, in ticks.")
     stop_ticks: float = Field(4.0, gt=0, description="Triple barrier: stop distance in ticks.")
     target_ticks: float = Field(4.0, gt=0, description="Triple barrier: target distance in ticks.")
 

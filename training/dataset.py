@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from features.contract import GROUP_FEATURES, INPUT_GROUPS, absent_features, groups_in_features
+from features.contract import (
+    GROUP_FEATURES,
+    INPUT_GROUPS,
+    absent_features,
+    complete_rows,
+    groups_in_features,
+    required_positions,
+)
 from quantumtrader.errors import InputError, SchemaError
 from quantumtrader.logging import get_logger
 from training.labels import make_labels
@@ -72,8 +79,9 @@ def assemble(features: pd.DataFrame, labels: pd.DataFrame, feature_names: list[s
     :mod:`features.contract`) the history has; ``None`` detects them from the labelled rows. The
     features of an absent group are set to NaN on every row (the model is fed NaN there in serving
     too) and do not count in the completeness check. Rows whose other features are still warming up
-    (NaN) are dropped and counted; an infinite value or a missing column is an :class:`InputError`
-    naming the column, and no complete row at all is an :class:`InputError` naming the cause.
+    (NaN) are dropped and counted (serving applies the same rule, ``features.contract.complete_rows``);
+    an infinite value or a missing column is an :class:`InputError` naming the column, and no complete
+    row at all is an :class:`InputError` naming the cause.
     """
     missing = [c for c in feature_names if c not in features.columns]
     if missing:
@@ -88,8 +96,10 @@ def assemble(features: pd.DataFrame, labels: pd.DataFrame, feature_names: list[s
     absent = [c for c in absent_features(groups) if c in feature_names]
     if absent:
         joined[absent] = np.nan
-    used = [c for c in feature_names if c not in set(absent)]
-    complete = ~joined[used].isna().to_numpy().any(axis=1)
+    required = required_positions(feature_names, groups)
+    used = [feature_names[i] for i in required]
+    # the one incomplete-row rule (features.contract): serving never asks the model about a row dropped here
+    complete = complete_rows(joined[feature_names].to_numpy(dtype=np.float64), required)
     dropped = int((~complete).sum())
     if not complete.any():
         raise InputError(no_complete_row_reason(joined[used], groups, len(labels)))
@@ -158,7 +168,7 @@ def labels_for_bars(bars: pd.DataFrame, settings: Settings, symbol: str) -> pd.D
         horizon=cfg.horizon,
         instrument=get_instrument(symbol),
         flat_band_ticks=cfg.labels.flat_band_ticks,
-        slippage_ticks_per_side=cfg.labels.slippage_ticks_per_side,
+        costs=settings.costs,
         stop_ticks=cfg.labels.stop_ticks,
         target_ticks=cfg.labels.target_ticks,
     )

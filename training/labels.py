@@ -11,6 +11,11 @@ Every label frame has the bar's ``close_ts`` as index and the columns
 - ``fwd_ticks``: the same move in ticks (what a one-contract trade would gain, before costs),
 - ``pos`` / ``end_pos``: positions of the decision bar and of the last bar the label reads, in the
   bar series given (cross-validation purges on these).
+
+Costs are the paper broker's: the flat band is never below
+:func:`live_engine.execution.costs.round_trip_cost_ticks` of the same ``costs:`` config the broker and
+the sweep fill with, and a triple-barrier target counts as reached under the broker's limit rule
+(the tape trades through it, or touches it with ``costs.touch_fills``).
 """
 
 from __future__ import annotations
@@ -20,17 +25,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from live_engine.execution.config import CostConfig
+from live_engine.execution.costs import round_trip_cost_ticks
 from market.instruments import Instrument
 from quantumtrader.errors import InputError
 
 CLASSES: tuple[int, int, int] = (-1, 0, 1)
 CLASS_NAMES: tuple[str, str, str] = ("down", "flat", "up")
 LABEL_COLUMNS = ["label", "fwd_ret", "fwd_ticks", "pos", "end_pos"]
-
-
-def round_trip_cost_ticks(instrument: Instrument, slippage_ticks_per_side: float) -> float:
-    """Cost of entering and leaving one contract, in ticks: two fees plus two slippages."""
-    return 2.0 * instrument.fee_per_contract / instrument.tick_value + 2.0 * slippage_ticks_per_side
 
 
 def default_flat_band_ticks(cost_ticks: float) -> float:
@@ -89,14 +91,18 @@ def fixed_horizon_labels(bars: pd.DataFrame, *, horizon: int, flat_band_ticks: f
 
 
 def triple_barrier_labels(
-    bars: pd.DataFrame, *, time_limit: int, stop_ticks: float, target_ticks: float, tick_size: float
+    bars: pd.DataFrame, *, time_limit: int, stop_ticks: float, target_ticks: float, tick_size: float,
+    touch_fills: bool,
 ) -> pd.DataFrame:
-    """First barrier touched within ``time_limit`` bars: target -> up, stop -> down, time -> flat.
+    """First barrier reached within ``time_limit`` bars: target -> up, stop -> down, time -> flat.
 
-    Barriers are checked on each later bar's high and low. When one bar touches both, the bar's
-    close decides (above the entry -> up, below -> down, equal -> flat): the order inside a bar is
-    unknown. ``fwd_ticks`` is the exit move (+target, -stop, or the close-to-close move at the limit).
-    ``end_pos`` is always the time limit, so purging treats every label as reading the full window.
+    Barriers are checked on each later bar's high and low: the stop is reached when the low touches
+    it; the target (a resting limit order) when the high trades strictly through it, or touches it
+    with ``touch_fills`` (the broker's limit rule, ``live_engine.execution.costs.limit_triggered``).
+    When one bar reaches both, the bar's close decides (above the entry -> up, below -> down, equal ->
+    flat): the order inside a bar is unknown. ``fwd_ticks`` is the exit move (+target, -stop, or the
+    close-to-close move at the limit). ``end_pos`` is always the time limit, so purging treats every
+    label as reading the full window.
     """
     _check_bars(bars)
     for col in ("high", "low"):
@@ -117,7 +123,7 @@ def triple_barrier_labels(
         h, _ = _forward(high, codes, k)
         lo, _ = _forward(low, codes, k)
         c, _ = _forward(close, codes, k)
-        hit_up = ~done & (h >= up_px - 1e-9)
+        hit_up = ~done & ((h >= up_px - 1e-9) if touch_fills else (h > up_px + 1e-9))
         hit_dn = ~done & (lo <= dn_px + 1e-9)
         both = hit_up & hit_dn
         only_up = hit_up & ~hit_dn
@@ -154,12 +160,13 @@ def make_labels(
     horizon: int,
     instrument: Instrument,
     flat_band_ticks: float | None,
-    slippage_ticks_per_side: float,
+    costs: CostConfig,
     stop_ticks: float,
     target_ticks: float,
 ) -> pd.DataFrame:
-    """Labels by ``method`` with the instrument's tick and costs (the flat band never below the cost)."""
-    cost = round_trip_cost_ticks(instrument, slippage_ticks_per_side)
+    """Labels by ``method`` with the instrument's tick and the broker's ``costs`` (the flat band never below
+    the round-trip cost)."""
+    cost = round_trip_cost_ticks(instrument, costs)
     band = default_flat_band_ticks(cost) if flat_band_ticks is None else flat_band_ticks
     if band < cost:
         raise InputError(f"labels.flat_band_ticks={band} is below the round-trip cost of {cost:.3f} ticks")
@@ -167,6 +174,7 @@ def make_labels(
         return fixed_horizon_labels(bars, horizon=horizon, flat_band_ticks=band, tick_size=instrument.tick_size)
     if method == "triple_barrier":
         return triple_barrier_labels(
-            bars, time_limit=horizon, stop_ticks=stop_ticks, target_ticks=target_ticks, tick_size=instrument.tick_size
+            bars, time_limit=horizon, stop_ticks=stop_ticks, target_ticks=target_ticks, tick_size=instrument.tick_size,
+            touch_fills=costs.touch_fills,
         )
     raise InputError(f"unknown label method {method!r}")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from live_engine.execution.costs import round_trip_cost_ticks
 from quantumtrader.errors import InputError
 from quantumtrader.logging import get_logger
 from training.cv import Fold, check_folds, final_split, walk_forward_folds
 from training.dataset import Dataset
-from training.labels import round_trip_cost_ticks
 from training.models import CalibratedBooster, FitAudit, feature_importance, fit_lightgbm
 from training.tuning import CVJob, CVSummary, cv_jobs, param_combos, run_jobs, summarise
 
@@ -79,7 +79,7 @@ def plan_training(ds: Dataset, settings: Settings) -> TrainPlan:
     )
     combos = param_combos(cfg.tuning)
     instrument = get_instrument(str(ds.info.get("symbol", settings.market.symbol)))
-    cost = round_trip_cost_ticks(instrument, cfg.labels.slippage_ticks_per_side)
+    cost = round_trip_cost_ticks(instrument, settings.costs)
     return TrainPlan(folds=folds, final=final, combos=combos, jobs=cv_jobs(folds, combos), cost_ticks=cost)
 
 

@@ -1,10 +1,10 @@
 """Replay = backtest: the streaming feature engine and the decision core driven by recorded sessions.
 
 :func:`replay` is the pure-ish event loop (arrays in, a filled :class:`DecisionCore` out; no files).
-:func:`run_replay` is the shell: it loads sessions from the lake (or takes simulated ones), loads
-the model through :class:`serving.predictor.Predictor`, runs :func:`replay`, writes the outputs under
-``<reports_dir>/backtests/<run>``, builds the HTML report and logs the run to MLflow, tagged with
-the model version it tested.
+It first warms the feature engine and the coordinator on the warm-up sessions
+(:func:`live_engine.decision.warmup.warm_up`, no trading, nothing recorded), then replays the
+evaluated ones. :func:`load_lake_sessions` and :func:`load_warmup_sessions` read them from the lake;
+``runner.run_backtest`` is the shell around all of it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from live_engine.config import LiveConfig
 from live_engine.decision.agents import Agent, load_agents
 from live_engine.decision.coordinator import HedgeCoordinator
 from live_engine.decision.core import ConsensusDecider, DecisionCore, ProbaModel, ScriptedDecider
+from live_engine.decision.warmup import WarmupPlan, bars_in_session, plan_warmup, warm_up
+from live_engine.execution.costs import aggressor_sides
 from market.instruments import get_instrument
 from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
 from quantumtrader.clock import SimulatedClock
@@ -48,9 +50,13 @@ class SessionData:
 
 @dataclass
 class ReplayStats:
+    """Counts of the evaluated sessions (warm-up sessions are counted apart, in ``warmup_*``)."""
+
     trades: int = 0
     book_events: int = 0
     bars: int = 0
+    warmup_sessions: int = 0
+    warmup_bars: int = 0
     seconds: float = 0.0  # wall clock
     cpu_seconds: float = 0.0  # this thread's CPU time: the work itself, without preemption by other jobs
     bar_latency_ns: list[int] = field(default_factory=list)  # wall clock, per bar
@@ -129,14 +135,17 @@ def build_core(
         coordinator = HedgeCoordinator([a.name for a in agent_list], cfg.coordinator)
         decider = ConsensusDecider(model, agent_list, coordinator, cfg)
     return DecisionCore(instrument=inst, config=cfg, decider=decider, clock=clock or SimulatedClock(),
-                        bar_ns=bar_ns, session_bounds=bounds, id_prefix=id_prefix)
+                        bar_ns=bar_ns, session_bounds=bounds, id_prefix=id_prefix, costs=settings.costs)
 
 
 def replay(core: DecisionCore, sessions: Sequence[SessionData], settings: Settings, *,
+           warmup: Sequence[SessionData] = (), coordinator_sessions: int | None = None,
            measure_latency: bool = False, progress: Callable[[int], None] | None = None) -> ReplayStats:
-    """Drive a :class:`FeatureEngine` and ``core`` over ``sessions`` in time order (trades before the
-    book snapshot that shares their timestamp). The clock moves to each bar's close before the
-    decision (the time a live timer would fire), and to each session's close at its end."""
+    """Drive a :class:`FeatureEngine` and ``core`` over ``warmup`` (no trading, nothing recorded; the
+    coordinator learns on the last ``coordinator_sessions``, default ``live.backtest.warmup_coordinator_sessions``)
+    and then ``sessions``, in time order (trades before the book snapshot that shares their timestamp).
+    The clock moves to each bar's close before the decision (the time a live timer would fire), and to
+    each session's close at its end."""
     clock = core.clock
     assert isinstance(clock, SimulatedClock)
     stats = ReplayStats()
@@ -145,10 +154,11 @@ def replay(core: DecisionCore, sessions: Sequence[SessionData], settings: Settin
 
     bars_cfg = settings.market.bars
     advance = clock.advance_to
+    handle_bar = core.handle_bar
 
     def on_bar(bar: BarClose) -> None:
         advance(bar.close_ts_ns)  # the clock reads the decision time: the bar's close
-        core.on_bar(bar)
+        handle_bar(bar)
 
     engine = FeatureEngine(settings.market.symbol, bar_spec=bars_cfg.spec, large_trade_qty=bars_cfg.large_trade_qty,
                            on_bar=on_bar)
@@ -172,47 +182,59 @@ def replay(core: DecisionCore, sessions: Sequence[SessionData], settings: Settin
                 lat_cpu.append((c1 - c0) // n)
             return n
     locator = SessionLocator(core.instrument)
-    t_start, c_start = time.perf_counter(), time.thread_time()
-    for k, s in enumerate(sessions):
+
+    def play(s: SessionData) -> tuple[int, int]:
         with _gc_paused():
-            nt, nb = _play(s, e_trade, e_book, core.on_trade, core.on_book)
+            nt, nb = _play(s, e_trade, e_book, core.on_trade, core.on_book_levels)
         close_ns = locator.bounds(s.day).close_ns
         engine.advance_to(close_ns)
         if close_ns > clock.now_ns():
             advance(close_ns)
+        return nt, nb
+
+    if coordinator_sessions is None:
+        coordinator_sessions = settings.live.backtest.warmup_coordinator_sessions
+    warm_up(core, warmup, play, coordinator_sessions=coordinator_sessions)
+    stats.warmup_sessions, stats.warmup_bars = len(warmup), engine.n_bars
+    lat.clear()
+    lat_cpu.clear()
+    t_start, c_start = time.perf_counter(), time.thread_time()
+    for k, s in enumerate(sessions):
+        nt, nb = play(s)
         stats.trades += nt
         stats.book_events += nb
         if progress is not None:
             progress(k + 1)
-    stats.bars = engine.n_bars
+    stats.bars = engine.n_bars - stats.warmup_bars
     stats.seconds = time.perf_counter() - t_start
     stats.cpu_seconds = time.thread_time() - c_start
     return stats
 
 
 def _play(s: SessionData, e_trade: Callable[..., int], e_book: Callable[[int, list[float]], int],
-          c_trade: Callable[[int, float], None], c_book: Callable[[int, float, float], None]) -> tuple[int, int]:
+          c_trade: Callable[[int, float, int], None], c_book: Callable[[int, list[float]], None]) -> tuple[int, int]:
     """Feed one session's trades and book snapshots, merged in time order, to the feature engine
-    (``e_*``) and the core (``c_*``). Returns (trades, book snapshots)."""
+    (``e_*``) and the core (``c_*``: each print with its aggressor side, each snapshot as its packed
+    row). Returns (trades, book snapshots)."""
     tr = s.trades
     t_ts = _ts_ns(tr["ts"])
     t_ts_l = t_ts.tolist()
     t_px = tr["price"].to_numpy(np.float64).tolist()
     t_q = tr["qty"].to_numpy(np.int64).tolist()
-    t_tt = tr["trade_type"].to_numpy(np.int64).tolist()
+    tt = tr["trade_type"].to_numpy(np.int64)
+    t_tt = tt.tolist()
+    t_side = aggressor_sides(tt).tolist()
     t_b = tr["buyer"].to_numpy(np.int64).tolist()
     t_s = tr["seller"].to_numpy(np.int64).tolist()
     levels: list[list[float]] = []
-    bid1: list[float] = []
-    ask1: list[float] = []
     cut: list[int] = []
     b_ts_l: list[int] = []
     if s.book is not None and len(s.book):
         b_ts = _ts_ns(s.book["ts"])
         lv = s.book[_BOOK_COLS].to_numpy(np.float64)
-        # one packed 20-value row per snapshot (the engine keeps it as its book: no per-event tuple),
-        # the best bid / ask for the broker, and how many trades the merge plays before each snapshot
-        levels, bid1, ask1 = lv.tolist(), lv[:, 0].tolist(), lv[:, 10].tolist()
+        # one packed 20-value row per snapshot (the engine and the broker keep it as their book: no
+        # per-event tuple), and how many trades the merge plays before each snapshot
+        levels = lv.tolist()
         cut = _merge_cuts(t_ts, b_ts)
         b_ts_l = b_ts.tolist()
     nt, nb = len(t_ts_l), len(b_ts_l)
@@ -222,16 +244,16 @@ def _play(s: SessionData, e_trade: Callable[..., int], e_book: Callable[[int, li
         for i in range(start, stop):
             ts, px = t_ts_l[i], t_px[i]
             e_trade(ts, px, t_q[i], t_tt[i], t_b[i], t_s[i])
-            c_trade(ts, px)
+            c_trade(ts, px, t_side[i])
         if stop > start:
             start = stop
         ts = b_ts_l[j]
         e_book(ts, levels[j])
-        c_book(ts, bid1[j], ask1[j])
+        c_book(ts, levels[j])
     for i in range(start, nt):
         ts, px = t_ts_l[i], t_px[i]
         e_trade(ts, px, t_q[i], t_tt[i], t_b[i], t_s[i])
-        c_trade(ts, px)
+        c_trade(ts, px, t_side[i])
     return nt, nb
 
 
@@ -243,6 +265,16 @@ def order_list_hash(core: DecisionCore) -> str:
     for f in core.broker.fills:
         h.update(f"F|{f.fill_id}|{f.ts_ns}|{f.side}|{f.qty}|{f.price!r}|{f.fee!r}\n".encode())
     return h.hexdigest()
+
+
+def _read_sessions(settings: Settings, days: Sequence[date]) -> list[SessionData]:
+    from market.lake import Lake
+
+    lake, symbol = Lake(settings.lake_root), settings.market.symbol
+    book_days = set(lake.days("book", symbol))
+    return [SessionData(d, lake.read_day("trades", symbol, d).sort_values("ts", kind="stable"),
+                        lake.read_day("book", symbol, d).sort_values("ts", kind="stable") if d in book_days else None)
+            for d in days]
 
 
 def load_lake_sessions(settings: Settings, sessions: Sequence[date] | int) -> list[SessionData]:
@@ -260,10 +292,21 @@ def load_lake_sessions(settings: Settings, sessions: Sequence[date] | int) -> li
         if missing:
             raise InputError(f"sessions {[d.isoformat() for d in missing]} have no trades for {symbol} in the lake")
         days = sorted(sessions)
-    book_days = set(lake.days("book", symbol))
-    return [SessionData(d, lake.read_day("trades", symbol, d).sort_values("ts", kind="stable"),
-                        lake.read_day("book", symbol, d).sort_values("ts", kind="stable") if d in book_days else None)
-            for d in days]
+    return _read_sessions(settings, days)
+
+
+def load_warmup_sessions(settings: Settings, first_day: date) -> tuple[WarmupPlan, list[SessionData]]:
+    """The warm-up before ``first_day`` (``live.backtest.warmup_sessions``, default derived): its plan
+    and the lake sessions it names. A lake with fewer earlier sessions gives fewer (``plan.short``)."""
+    from market.lake import Lake
+
+    cfg, symbol = settings.live.backtest, settings.market.symbol
+    inst = get_instrument(symbol)
+    spec = settings.market.bars.spec
+    bar_s = int(spec.removeprefix("time:").removesuffix("s")) if spec.startswith("time:") else 60
+    plan = plan_warmup(Lake(settings.lake_root).days("trades", symbol), lambda d: bars_in_session(inst, d, bar_s),
+                       first_day, configured=cfg.warmup_sessions, coordinator_sessions=cfg.warmup_coordinator_sessions)
+    return plan, _read_sessions(settings, plan.days)
 
 
 def run_stamp() -> str:

@@ -33,6 +33,7 @@ from live_engine.backtest.replay import (
     SessionData,
     build_core,
     load_lake_sessions,
+    load_warmup_sessions,
     order_list_hash,
     replay,
     run_stamp,
@@ -40,6 +41,8 @@ from live_engine.backtest.replay import (
 from live_engine.backtest.report import render_report
 from live_engine.backtest.run_config import BUNDLE, WORKING_TREE, check_config_from, run_config
 from live_engine.decision.core import DecisionCore, ProbaModel
+from live_engine.decision.warmup import WarmupPlan
+from live_engine.execution.costs import fill_cost_vs_close
 from quantumtrader.config import Settings
 from quantumtrader.logging import get_logger
 
@@ -63,6 +66,7 @@ class BacktestResult:
     config_differs_from_bundle: tuple[str, ...] = ()  # items where the working tree differed (override only)
     bundle: Bundle | None = None
     trials_source: str = ""  # where the deflated Sharpe's number of tuning configurations came from
+    warmup: WarmupPlan | None = None  # the sessions replayed before the evaluated ones, without trading
 
 
 def frames(core: DecisionCore) -> dict[str, pd.DataFrame]:
@@ -96,6 +100,8 @@ def summarize(core: DecisionCore, stats: ReplayStats, *, n_trials: int = 1) -> d
         m[f"contribution_{k}"] = v
     if stats.seconds > 0:
         m["replay_trades_per_s"] = stats.trades / stats.seconds
+    # the cost model at work: market fills against the close of the bar that decided them (ticks, ms)
+    m.update(fill_cost_vs_close(b.orders, b.fills, {e[0]: e[2] for e in eq}, core.instrument.tick_size))
     return m
 
 
@@ -226,6 +232,7 @@ def run_backtest(
     log_mlflow: bool = True,
     progress: Callable[[int], None] | None = None,
     step: Callable[[str], AbstractContextManager[Any]] | None = None,
+    warmup: Sequence[SessionData] | None = None,
 ) -> BacktestResult:
     """Replay sessions through the decision core and write every output (see the module docstring).
 
@@ -235,7 +242,8 @@ def run_backtest(
     the bundle's unless ``config_from="working-tree"`` (:mod:`live_engine.backtest.run_config`); the
     choice is recorded in the run's info and as the MLflow tag ``config_from``.
     ``progress(k)`` is called after each replayed session; ``step(label)`` (a context manager, e.g.
-    :func:`quantumtrader.progress.step`) wraps the steps after the replay.
+    :func:`quantumtrader.progress.step`) wraps the steps after the replay. ``warmup``: the sessions
+    that warm the features and the coordinator first (default: the lake's, ``live.backtest.warmup_sessions``).
     """
     step = step or (lambda _label: nullcontext())
     cfg = settings.live.backtest
@@ -265,7 +273,9 @@ def run_backtest(
     if abstaining:
         log.info("agents without a view on this model's inputs abstain on every bar",
                  data={"agents": list(abstaining), "model_input_groups": getattr(model, "input_groups", None)})
-    stats = replay(core, data, settings, progress=progress)
+    plan, warm = _warmup(settings, data, warmup)
+    stats = replay(core, data, settings, warmup=warm, coordinator_sessions=plan.coordinator_sessions,
+                   progress=progress)
     n_trials, trials_source = tuning_trials(bundle)
     metrics = summarize(core, stats, n_trials=n_trials)
     metrics_h = order_list_hash(core)
@@ -281,7 +291,10 @@ def run_backtest(
             "live_config": rc.live.model_dump(mode="json"),
             "agents": rc.agent_configs if scripted is None else {},
             "model_input_groups": getattr(model, "input_groups", None),
-            "abstaining_agents": ",".join(abstaining)}
+            "abstaining_agents": ",".join(abstaining),
+            "costs": settings.costs.model_dump(mode="json"),
+            "warmup_sessions_used": plan.used, "warmup_sessions_wanted": plan.wanted,
+            "warmup_sessions": ",".join(d.isoformat() for d in plan.days)}
     with step("outputs and report written"):
         report = write_outputs(run_dir, core, {**metrics}, info)
     metrics["order_hash"] = metrics_h  # type: ignore[assignment]
@@ -294,4 +307,20 @@ def run_backtest(
                                         "trades": int(metrics["n_trades"]), "order_hash": metrics_h[:12],
                                         "config_from": rc.source})
     return BacktestResult(run_dir, metrics, metrics_h, report, run_id, stats, core, sample, rc.source,
-                          rc.differs_from_bundle, bundle, trials_source)
+                          rc.differs_from_bundle, bundle, trials_source, plan)
+
+
+def _warmup(settings: Settings, data: Sequence[SessionData],
+            given: Sequence[SessionData] | None) -> tuple[WarmupPlan, list[SessionData]]:
+    """The warm-up sessions (given, or the lake's before the first evaluated one); a shortfall is one warning."""
+    cfg = settings.live.backtest
+    if given is not None:
+        plan = WarmupPlan(len(given), tuple(s.day for s in given), min(cfg.warmup_coordinator_sessions, len(given)))
+        return plan, list(given)
+    if not data:
+        return WarmupPlan(0, (), 0), []
+    plan, warm = load_warmup_sessions(settings, data[0].day)
+    if plan.short:
+        log.warning(plan.shortfall(settings.market.symbol, data[0].day),
+                    data={"warmup_sessions_wanted": plan.wanted, "warmup_sessions_used": plan.used})
+    return plan, warm

@@ -6,12 +6,19 @@ bar (+1 buy, -1 sell, 0 no view). Bars are converted to numpy once; the position
 over *bars* (not ticks) applying the decision core's position rules, and PnL, equity and metrics are
 computed from arrays. Thousands of signal series run in the time one replay takes.
 
+Fills follow the one cost model (``live_engine/execution/costs.py``): :func:`market_fills` finds, for
+each bar close, the first market event strictly after the close plus the latency and prices a buy
+and a sell there with the broker's own :func:`~live_engine.execution.costs.market_fill_price` (the
+standing book walked, or the print plus the spread on a trades-only tape, plus slippage). An order
+decided at bar b fills at that time and price; until then the position waits, as the core's does.
+
 It reproduces :class:`live_engine.decision.core.DecisionCore` exactly (a test shows it) when brackets are off
-(``risk.use_brackets = false``: stops and targets trigger on the tape, which bars cannot see) and the
-broker latency is 0. Every other rule is mirrored at the bar level: entries at the opposite best of
-the book at the close plus slippage, exit on the opposite signal, max holding bars, entry cut-off,
+(``risk.use_brackets = false``: stops and targets trigger on the tape, which bars cannot see). Every
+other rule is mirrored at the bar level: market fills after the latency, waiting for a pending fill,
+exit on the opposite signal, max holding bars (counted from the entry decision), entry cut-off,
 forced flat before the close, max daily trades, daily loss -> reduce-only, cooldown after losses,
-max drawdown -> halt and flatten, fees per contract per side. Promotion decisions use the replay.
+max drawdown -> halt (cancel the pending order) and flatten, fees per contract per side. Promotion
+decisions use the replay.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ import pandas as pd
 
 from live_engine.backtest.metrics import compute_metrics
 from live_engine.config import LiveConfig
+from live_engine.execution.config import CostConfig
+from live_engine.execution.costs import aggressor_sides, arrival_ns, market_fill_price
 from live_engine.risk.engine import MINUTE_NS
 from market.instruments import Instrument
+from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
 
 
 @dataclass
@@ -38,37 +48,108 @@ class SweepResult:
     metrics: dict[str, float]
 
 
+_BOOK_COLS = [*BID_PX, *BID_QTY, *ASK_PX, *ASK_QTY]  # the packed row of live_engine.execution.costs
+_NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class MarketFills:
+    """For each bar close: when a market order decided there fills (``ts_ns``; -1: never, the tape
+    ends first) and its price as a buy and as a sell (one contract)."""
+
+    ts_ns: np.ndarray
+    buy: np.ndarray
+    sell: np.ndarray
+
+
 def _ns(col: pd.Series | pd.Index) -> np.ndarray:
     return np.asarray(pd.DatetimeIndex(col).as_unit("ns").asi8, dtype=np.int64)
 
 
-def sweep_backtest(bars: pd.DataFrame, signal: np.ndarray, config: LiveConfig, instrument: Instrument) -> SweepResult:
-    """Backtest one direction series (aligned with ``bars``) under ``config``."""
+def market_fills(decision_ns: np.ndarray, trades: pd.DataFrame, book: pd.DataFrame | None, costs: CostConfig,
+                 instrument: Instrument) -> MarketFills:
+    """The paper broker's market fill for an order sent at each of ``decision_ns``, from the tape.
+
+    ``trades`` / ``book`` are the replayed sessions' trades and snapshots, each in time order. The
+    order fills at the first event (trades before a snapshot of the same timestamp, as the replay
+    plays them) strictly after its arrival, against the snapshot standing at arrival.
+    """
+    t_ts = _ns(trades["ts"])
+    t_px = trades["price"].to_numpy(np.float64).tolist()
+    t_side = aggressor_sides(trades["trade_type"].to_numpy(np.int64)).tolist()
+    b_ts, rows = np.zeros(0, dtype=np.int64), []
+    if book is not None and len(book):
+        b_ts, rows = _ns(book["ts"]), book[_BOOK_COLS].to_numpy(np.float64).tolist()
+    arrive = np.asarray([arrival_ns(int(d), costs) for d in np.asarray(decision_ns, dtype=np.int64)], dtype=np.int64)
+    first_t = np.searchsorted(t_ts, arrive, side="right").tolist()
+    first_b = np.searchsorted(b_ts, arrive, side="right").tolist()
+    t_ts_l, b_ts_l, nt, nb = t_ts.tolist(), b_ts.tolist(), len(t_ts), len(b_ts)
+    tick = instrument.tick_size
+    out_ts = np.full(len(arrive), -1, dtype=np.int64)
+    out_px = {1: np.full(len(arrive), np.nan), -1: np.full(len(arrive), np.nan)}
+    for k in range(len(arrive)):
+        for side in (1, -1):
+            i, j = first_t[k], first_b[k]
+            while i < nt or j < nb:
+                ti = t_ts_l[i] if i < nt else _NEVER
+                tj = b_ts_l[j] if j < nb else _NEVER
+                is_trade = ti <= tj
+                px = market_fill_price(side, 1, book=rows[j - 1] if j > 0 else None,
+                                       print_px=t_px[i] if is_trade else np.nan,
+                                       print_side=t_side[i] if is_trade else 0, tick=tick, costs=costs)
+                if px == px:
+                    out_ts[k], out_px[side][k] = (ti if is_trade else tj), px
+                    break
+                i, j = (i + 1, j) if is_trade else (i, j + 1)  # nothing to fill against yet: the next event
+    return MarketFills(out_ts, out_px[1], out_px[-1])
+
+
+def sweep_backtest(bars: pd.DataFrame, signal: np.ndarray, config: LiveConfig, instrument: Instrument,
+                   fills: MarketFills) -> SweepResult:
+    """Backtest one direction series (aligned with ``bars``) under ``config``, filling market orders
+    at ``fills`` (:func:`market_fills` of the same bars' close times and the cost config)."""
     sig = np.asarray(signal, dtype=np.int64)
-    if len(sig) != len(bars):
-        raise ValueError(f"signal has {len(sig)} values for {len(bars)} bars")
+    if len(sig) != len(bars) or len(fills.ts_ns) != len(bars):
+        raise ValueError(f"signal has {len(sig)} values and fills {len(fills.ts_ns)} for {len(bars)} bars")
     ts_a = _ns(bars.index)
     sess_l = [str(s) for s in bars["session"].tolist()]
     close_l = bars["close"].to_numpy(np.float64).tolist()
-    bid_l = bars["bid_px_1"].to_numpy(np.float64).tolist()
-    ask_l = bars["ask_px_1"].to_numpy(np.float64).tolist()
+    fill_ts_l = fills.ts_ns.tolist()
+    buy_l, sell_l = fills.buy.tolist(), fills.sell.tolist()
     open_l = _ns(bars["session_open_ts"]).tolist()
     sclose_l = _ns(bars["session_close_ts"]).tolist()
     ts_l, sig_l = ts_a.tolist(), sig.tolist()
 
     r, pv = config.risk, instrument.point_value
-    slip = config.broker.slippage_ticks * instrument.tick_size
     fee = instrument.fee_per_contract
     pos, avg, realized_pts, fees_paid = 0, 0.0, 0.0, 0.0
     held, day_entries, day_start, peak = 0, 0, 0.0, r.account_capital
     state, losses, cool_until = "ACTIVE", 0, 0
     trades: list[dict[str, Any]] = []
     open_trade: dict[str, Any] | None = None
+    pending: tuple[int, float, int, int, str] | None = None  # fill ts, price, side, qty, tag
     pending_closed: list[float] = []
     pnl_out = np.zeros(len(ts_l))
     pos_out = np.zeros(len(ts_l), dtype=np.int64)
     prev_session = None
     for b, ts in enumerate(ts_l):
+        if pending is not None and 0 <= pending[0] <= ts:  # the fill came before this close
+            f_ts, px, side, qty, tag = pending
+            pending = None
+            fees_paid += fee * qty
+            if pos == 0:
+                pos, avg = side * qty, px
+                open_trade = {"side": side, "qty": qty, "entry_ts_ns": f_ts, "entry_price": px, "fees": fee * qty}
+            else:
+                pts = (px - avg) * pos
+                realized_pts += pts
+                assert open_trade is not None
+                open_trade.update(exit_ts_ns=f_ts, exit_price=px, points=pts, exit_tag=tag)
+                open_trade["fees"] += fee * qty
+                open_trade["pnl"] = pts * pv - open_trade["fees"]
+                trades.append(open_trade)
+                pending_closed.append(open_trade["pnl"])
+                open_trade, pos, avg = None, 0, 0.0
         close = close_l[b]
         total = (realized_pts + ((close - avg) * pos if pos else 0.0)) * pv - fees_paid
         if sess_l[b] != prev_session:
@@ -91,8 +172,12 @@ def sweep_backtest(bars: pd.DataFrame, signal: np.ndarray, config: LiveConfig, i
             state = "REDUCING"
         side, qty, tag = 0, 0, ""
         if state == "HALTED":
-            if state_before != "HALTED" and pos:
-                side, qty, tag = (-1 if pos > 0 else 1), abs(pos), "halt"
+            if state_before != "HALTED":
+                pending = None  # the transition cancels everything, then flattens
+                if pos:
+                    side, qty, tag = (-1 if pos > 0 else 1), abs(pos), "halt"
+        elif pending is not None:
+            pass  # wait for the fill
         elif pos:
             s = -1 if pos > 0 else 1
             if ts >= sclose_l[b] - r.flat_before_close_minutes * MINUTE_NS:
@@ -112,22 +197,8 @@ def sweep_backtest(bars: pd.DataFrame, signal: np.ndarray, config: LiveConfig, i
                 side, qty, tag = d, 1, "entry"
                 day_entries += 1
         if side:
-            px = ask_l[b] + slip if side > 0 else bid_l[b] - slip
-            fees_paid += fee * qty
-            if pos == 0:
-                pos, avg = side * qty, px
-                open_trade = {"side": side, "qty": qty, "entry_ts_ns": ts, "entry_price": px, "fees": fee * qty}
-            else:
-                pts = (px - avg) * pos
-                realized_pts += pts
-                assert open_trade is not None
-                open_trade.update(exit_ts_ns=ts, exit_price=px, points=pts, exit_tag=tag)
-                open_trade["fees"] += fee * qty
-                open_trade["pnl"] = pts * pv - open_trade["fees"]
-                trades.append(open_trade)
-                pending_closed.append(open_trade["pnl"])
-                open_trade, pos, avg = None, 0, 0.0
-        held = held + 1 if pos else 0
+            pending = (fill_ts_l[b], buy_l[b] if side > 0 else sell_l[b], side, qty, tag)
+        held = held + 1 if pos else (1 if pending is not None else 0)  # bars since the entry decision
         pnl_out[b] = total
         pos_out[b] = pos
     metrics = compute_metrics(trades, sess_l, pnl_out, pos_out, capital=r.account_capital)
@@ -135,9 +206,9 @@ def sweep_backtest(bars: pd.DataFrame, signal: np.ndarray, config: LiveConfig, i
 
 
 def sweep_grid(bars: pd.DataFrame, signals: Mapping[str, np.ndarray], config: LiveConfig,
-               instrument: Instrument) -> pd.DataFrame:
-    """Metrics of many signal series: one row per series name."""
-    rows = {name: sweep_backtest(bars, s, config, instrument).metrics for name, s in signals.items()}
+               instrument: Instrument, fills: MarketFills) -> pd.DataFrame:
+    """Metrics of many signal series (one row per series name), all filled at the same ``fills``."""
+    rows = {name: sweep_backtest(bars, s, config, instrument, fills).metrics for name, s in signals.items()}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

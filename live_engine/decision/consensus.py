@@ -23,7 +23,9 @@ TRADE = "trade"
 WEAK_BAND = "weak_band"
 LOW_CONFIDENCE = "low_confidence"
 DEGRADED = "degraded"
-WARMUP = "warmup"
+# A feature the model reads is NaN (warming up, or an input missing on this bar): training drops such
+# rows (features.contract.complete_rows), so the model is not asked and there is no trade.
+INCOMPLETE = "incomplete"
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,11 +86,20 @@ class HedgeCoordinator:
         self.n_regimes = c.n_regimes
         self._thresholds: tuple[float, ...] = tuple(c.regime_thresholds) if self.n_regimes > 1 else ()
         self._regime_col = FEATURE_INDEX[c.regime_feature] if c.regime_feature is not None else -1
-        start = project_weights([1.0] * len(self.names), c.floor, c.cap)
-        self.regime_weights: list[list[float]] = [list(start) for _ in range(self.n_regimes)]
+        self.regime_weights: list[list[float]] = []
         self.regime = 0
         self.updates = 0
-        self.cum_gain: list[float] = [0.0] * len(self.names)
+        self.cum_gain: list[float] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Equal weights in every regime, regime 0, no updates: the state of a new coordinator."""
+        c = self.config
+        start = project_weights([1.0] * len(self.names), c.floor, c.cap)
+        self.regime_weights = [list(start) for _ in range(self.n_regimes)]
+        self.regime = 0
+        self.updates = 0
+        self.cum_gain = [0.0] * len(self.names)
 
     @property
     def weights(self) -> list[float]:

@@ -8,6 +8,13 @@ decision record. No I/O, no pandas, no wall clock: time comes from the bar and t
 The model's input groups (``Predictor.input_groups``, from its feature contract) reach the decision
 path through the decider: an agent reading a group the model's history lacked abstains on every bar
 (the liquidity agent without book), and the model itself is fed NaN in that group's positions.
+
+A row training would have dropped (``features.contract.complete_rows``: a NaN outside the absent
+groups) is never shown to the model or the agents: the decision is "no trade", reason ``incomplete``.
+
+While :attr:`DecisionCore.warming` is set (``live_engine.decision.warmup.warm_up``) a bar close only
+lets the coordinator score and cast votes (:meth:`DecisionCore.warm_bar`): no model, no risk, no order,
+no record.
 """
 
 from __future__ import annotations
@@ -20,11 +27,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from features.contract import complete_rows, required_positions
+from features.spec import FEATURE_NAMES
 from live_engine.config import LiveConfig
 from live_engine.decision.agents import ABSTAIN, Agent, is_valid_vote
-from live_engine.decision.consensus import DEGRADED, TRADE, WARMUP, ConsensusResult, decide, no_trade
+from live_engine.decision.consensus import DEGRADED, INCOMPLETE, TRADE, ConsensusResult, decide, no_trade
 from live_engine.decision.coordinator import HedgeCoordinator
 from live_engine.execution.broker import PaperBroker
+from live_engine.execution.config import CostConfig
 from live_engine.risk.engine import HALTED, OrderIntent, RiskContext, RiskEngine
 from market.instruments import Instrument
 from quantumtrader.clock import Clock
@@ -57,6 +67,7 @@ class Verdict:
 
 
 _NAN3 = (math.nan, math.nan, math.nan)
+Vote = tuple[float, float]  # (signal, confidence)
 
 
 def _has_view(agent: Agent, groups: dict[str, bool] | None) -> bool:
@@ -80,8 +91,8 @@ class ConsensusDecider:
         self._has_view = [_has_view(a, self.input_groups) for a in self.agents]
         self.abstaining: tuple[str, ...] = tuple(a.name for a, v in zip(self.agents, self._has_view, strict=True)
                                                  if not v)
-        self._inputs = sorted({i for a, v in zip(self.agents, self._has_view, strict=True) if v
-                               for i in a.feature_indices})
+        # the one incomplete-row rule (features.contract), with the groups the model was trained on
+        self._required = np.asarray(required_positions(FEATURE_NAMES, self.input_groups), dtype=np.intp)
         self._prev_signals: list[float] | None = None
         self._prev_regime = 0  # the coordinator's regime when _prev_signals were cast
         # a model that can return the 3 probabilities as floats skips building an array per bar
@@ -100,16 +111,27 @@ class ConsensusDecider:
         p = self.model.predict_proba(x)
         return float(p[0]), float(p[1]), float(p[2])
 
-    def decide(self, x: np.ndarray, bar_return: float | None) -> Verdict:
+    def reset_learning(self) -> None:
+        """Equal coordinator weights and no pending votes (the start of a warm-up's learning span)."""
+        self.coordinator.reset()
+        self._prev_signals = None
+
+    def observe(self, x: np.ndarray, bar_return: float | None) -> None:
+        """A warm-up bar: score the previous votes and cast this bar's, as :meth:`decide` does, without the model."""
+        self._vote(x, bar_return)
+
+    def _vote(self, x: np.ndarray, bar_return: float | None) -> Verdict | tuple[list[Vote], float, float]:
+        """Score the previous bar's votes, then the agents' votes on ``x`` combined by the coordinator;
+        or the no-trade :class:`Verdict` that ends the decision (an incomplete row, a failing agent)."""
         coord = self.coordinator
         if self._prev_signals is not None and bar_return is not None:
             coord.update(self._prev_signals, bar_return, self._prev_regime)  # the regime they were cast in
         self._prev_signals = None
         if coord.n_regimes > 1:
             coord.select_regime(x)  # before any early return: the record logs this bar's regime and weights
-        if any(math.isnan(x[i]) for i in self._inputs):
-            return Verdict(no_trade(WARMUP), _NAN3, (), math.nan, math.nan)
-        votes: list[tuple[float, float]] = []
+        if not complete_rows(x, self._required):
+            return Verdict(no_trade(INCOMPLETE), _NAN3, (), math.nan, math.nan)
+        votes: list[Vote] = []
         for agent, has_view in zip(self.agents, self._has_view, strict=True):
             if not has_view:  # its inputs are absent from the model's history: no view, not a vote
                 votes.append(ABSTAIN)
@@ -128,6 +150,13 @@ class ConsensusDecider:
         a_sig, a_conf = coord.combine(signals, [v[1] for v in votes])
         self._prev_signals = signals
         self._prev_regime = coord.regime
+        return votes, a_sig, a_conf
+
+    def decide(self, x: np.ndarray, bar_return: float | None) -> Verdict:
+        voted = self._vote(x, bar_return)
+        if isinstance(voted, Verdict):
+            return voted
+        votes, a_sig, a_conf = voted
         try:
             probs = self._proba3(x)
         except Exception as err:
@@ -151,6 +180,12 @@ class ScriptedDecider:
     def new_session(self) -> None:
         pass
 
+    def reset_learning(self) -> None:
+        pass
+
+    def observe(self, x: np.ndarray, bar_return: float | None) -> None:
+        pass
+
     def decide_at(self, ts_ns: int) -> Verdict:
         d = self._direction(ts_ns) if callable(self._direction) else self._direction.get(ts_ns, 0)
         res = ConsensusResult(float(d), 1.0, float(d), 1.0, "strong", int(d), TRADE if d else "no_signal")
@@ -165,14 +200,14 @@ class DecisionCore:
 
     def __init__(self, *, instrument: Instrument, config: LiveConfig, decider: ConsensusDecider | ScriptedDecider,
                  clock: Clock, bar_ns: int, session_bounds: Callable[[date], tuple[int, int]],
-                 id_prefix: str = "QT", keep_features: bool = True) -> None:
+                 id_prefix: str = "QT", keep_features: bool = True, costs: CostConfig | None = None) -> None:
         self.instrument = instrument
         self.config = config
         self.decider = decider
         self.clock = clock
         self.bar_ns = bar_ns
         self.session_bounds = session_bounds
-        self.broker = PaperBroker(instrument, config.broker, id_prefix)
+        self.broker = PaperBroker(instrument, costs or CostConfig(), id_prefix)
         self.risk = RiskEngine(config.risk, instrument.tick_size)
         self.keep_features = keep_features
         self.last_data_ns = 0
@@ -182,6 +217,8 @@ class DecisionCore:
         self.trade_attribution: list[dict[str, float]] = []
         self.degraded = False
         self.degraded_bars = 0
+        self.warming = False  # set by live_engine.decision.warmup.warm_up: bars only warm the coordinator
+        self.warm_bars = 0
         self._session: str | None = None
         self._bounds = (0, 0)
         self._prev_close = math.nan
@@ -190,15 +227,43 @@ class DecisionCore:
         self._entry_components: dict[str, dict[str, float]] = {}
 
     # ---- per event (hot path) ---------------------------------------------------------------
-    def on_trade(self, ts_ns: int, price: float) -> None:
+    def on_trade(self, ts_ns: int, price: float, side: int = 0) -> None:
+        """A print; ``side`` is its aggressor (+1 buy, -1 sell, 0 unknown: ``costs.aggressor_side``)."""
         self.last_data_ns = ts_ns
-        self.broker.on_trade(ts_ns, price)
+        self.broker.on_trade(ts_ns, price, side)
 
     def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
         self.last_data_ns = ts_ns
         self.broker.on_book(ts_ns, bid, ask)
 
+    def on_book_levels(self, ts_ns: int, row: Sequence[float]) -> None:
+        """A 5-level book snapshot as one packed row (``live_engine.execution.costs``); the broker walks it."""
+        self.last_data_ns = ts_ns
+        self.broker.on_book_levels(ts_ns, row)
+
     # ---- per bar ----------------------------------------------------------------------------
+    def handle_bar(self, bar: Bar) -> dict[str, Any] | None:
+        """What a bar close does: :meth:`warm_bar` while warming up, else :meth:`on_bar` (its record)."""
+        if self.warming:
+            self.warm_bar(bar)
+            return None
+        return self.on_bar(bar)
+
+    def warm_bar(self, bar: Bar) -> None:
+        """A warm-up bar: the coordinator scores the previous votes and casts this bar's (when the row is
+        complete). No model, no risk check, no order, no record, no equity point."""
+        session = bar.session if isinstance(bar.session, str) else bar.session.isoformat()
+        close = float(bar.close)
+        if session != self._session:
+            self._session = session
+            self.decider.new_session()
+            bar_return = None
+        else:
+            bar_return = math.log(close / self._prev_close) if self._prev_close > 0 else None
+        self._prev_close = close
+        self.decider.observe(bar.features, bar_return)
+        self.warm_bars += 1
+
     def on_bar(self, bar: Bar) -> dict[str, Any]:
         """Decide at the close of ``bar``; returns the decision record (also kept in ``decisions``)."""
         ts = int(bar.close_ts_ns)
@@ -225,7 +290,9 @@ class DecisionCore:
         state = self.risk.mark(ctx, total_pnl)
         action, denial = self._act(ctx, verdict, close, state_before)
         pos = self.broker.position
-        self._bars_held = self._bars_held + 1 if pos else 0
+        # bars since the entry decision (its fill comes after the latency): the time exit lands on the
+        # label horizon counted from the decision bar, as in training
+        self._bars_held = self._bars_held + 1 if pos else (1 if self.broker.has_pending else 0)
         self.equity.append((ts, session, close, pos, total_pnl))
         if self.keep_features:
             self.features.append(np.array(x, dtype=np.float64, copy=True))
@@ -328,6 +395,10 @@ class DecisionCore:
         coord = getattr(self.decider, "coordinator", None)
         return {"coordinator": coord.state() if coord is not None else None, "risk": self.risk.state_dict(),
                 "degraded": self.degraded}
+
+    def reset_learning(self) -> None:
+        """Start the coordinator's learning afresh (equal weights): the start of a warm-up's learning span."""
+        self.decider.reset_learning()
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state` (e.g. the live engine after a restart, or a backtest's ``state.json``)."""

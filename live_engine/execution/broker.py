@@ -1,15 +1,18 @@
 """Paper broker: a simulated exchange for one instrument, driven by the tape and the book.
 
-- A market order fills at the opposite best price (buy at ask1, sell at bid1) moved ``slippage_ticks``
-  against us, at the first book/trade event at or after ``submit + latency`` (at once when the
-  latency is 0 and a book is known). With no book known (a trades-only history) it fills at the
-  first trade print at or after ``submit + latency``, moved one tick (an assumed one-tick spread
-  crossed) plus ``slippage_ticks`` against us.
+Every price comes from the one cost and fill model (``costs.py``, ``docs/costs-and-warmup.md``):
+
+- A market order reaches the exchange ``latency_ms`` after it is sent and fills at the first book or
+  trade event strictly after that, against the book standing when it arrived (walked level by level
+  for size), plus ``slippage_ticks``. With no book known (a trades-only history) it fills at the
+  first print after arrival: at the print when the print was on the side it takes, else the print
+  plus the assumed spread. Never at the decision's own time.
 - An entry may carry a bracket (stop-loss and take-profit distances in ticks). When the entry fills,
   both orders rest at the exchange as one OCO pair, priced from the fill.
 - Resting orders trigger on the tape: a sell stop when a trade prints at or below its price (fill at
-  ``min(stop, trade) - stop_slippage``), a sell target when a trade prints at or above it (fill at
-  the target); buys mirror this. When the position returns to 0 every resting order is cancelled.
+  the worse of stop and print, ``stop_slippage_ticks`` further), a sell target when a trade prints
+  strictly above it (at it with ``touch_fills``), filled at the target; buys mirror this. When the
+  position returns to 0 every resting order is cancelled.
 - Fees: ``fee_per_contract`` R$ per contract per side. PnL in points and R$ (points * point value).
 - Client order ids are deterministic (``<prefix>-<seq>``); fill ids are unique (``<client id>-F<n>``).
 """
@@ -17,9 +20,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from live_engine.config import BrokerConfig
+from live_engine.execution import costs as fills_model
+from live_engine.execution.config import CostConfig
 from market.instruments import Instrument
 
 MARKET, STOP, LIMIT = "market", "stop", "limit"
@@ -73,11 +78,12 @@ class RoundTrip:
 @dataclass(slots=True)
 class PaperBroker:
     instrument: Instrument
-    config: BrokerConfig = field(default_factory=BrokerConfig)
+    config: CostConfig = field(default_factory=CostConfig)
     id_prefix: str = "QT"
     bid: float = math.nan
     ask: float = math.nan
     last: float = math.nan
+    book: Sequence[float] | None = None  # the standing book as a packed 20-value row (None: never seen one)
     position: int = 0
     avg_price: float = 0.0
     realized_points: float = 0.0
@@ -91,16 +97,25 @@ class PaperBroker:
     _open: RoundTrip | None = None
 
     # ---- market data ------------------------------------------------------------------------
-    def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
-        self.bid = bid
-        self.ask = ask
+    # Each event first fills the market orders that arrived before it, against the book standing
+    # then (the state before this event), and only then applies itself.
+    def on_book_levels(self, ts_ns: int, row: Sequence[float]) -> None:
+        """A book snapshot as one packed row (bid px 1-5, bid qty 1-5, ask px 1-5, ask qty 1-5); kept, not copied."""
         if self._pending:
             self._fill_due(ts_ns)
+        self.book = row
+        self.bid = row[0]
+        self.ask = row[10]
 
-    def on_trade(self, ts_ns: int, price: float) -> None:
-        self.last = price
+    def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
+        """A best bid / ask update without sizes (level 1 then takes any size)."""
+        self.on_book_levels(ts_ns, fills_model.level_one_row(bid, ask))
+
+    def on_trade(self, ts_ns: int, price: float, side: int = 0) -> None:
+        """A print; ``side`` is its aggressor (+1 buy at the ask, -1 sell at the bid, 0 unknown)."""
         if self._pending:
-            self._fill_due(ts_ns, price)
+            self._fill_due(ts_ns, price, side)
+        self.last = price
         if self._resting:
             self._check_resting(ts_ns, price)
 
@@ -113,11 +128,10 @@ class PaperBroker:
                       target_ticks: int = 0) -> Order:
         """Send a market order; with ``stop_ticks``/``target_ticks`` its fill places an OCO bracket."""
         order = Order(self._next_id(), ts_ns, side, qty, MARKET, math.nan, tag,
-                      due_ns=ts_ns + self.config.latency_ms * 1_000_000,
+                      due_ns=fills_model.arrival_ns(ts_ns, self.config),
                       stop_ticks=stop_ticks, target_ticks=target_ticks)
         self.orders.append(order)
-        self._pending.append(order)
-        self._fill_due(ts_ns)
+        self._pending.append(order)  # it fills on a later event, never at the decision's own time
         return order
 
     def cancel_resting(self) -> int:
@@ -149,37 +163,33 @@ class PaperBroker:
         return list(self._resting)
 
     # ---- matching ---------------------------------------------------------------------------
-    def _fill_due(self, ts_ns: int, print_px: float = math.nan) -> None:
-        tick = self.instrument.tick_size
-        slip = self.config.slippage_ticks * tick
+    def _fill_due(self, ts_ns: int, print_px: float = math.nan, print_side: int = 0) -> None:
+        """Fill the pending market orders that reached the exchange before ``ts_ns`` (strictly)."""
+        tick, cfg = self.instrument.tick_size, self.config
         keep: list[Order] = []
         for o in self._pending:
-            if o.due_ns > ts_ns:
+            if ts_ns <= o.due_ns:
                 keep.append(o)
                 continue
-            px = (self.ask + slip) if o.side > 0 else (self.bid - slip)
-            if not math.isfinite(px) and math.isfinite(print_px):  # no book: the print, one tick worse
-                px = print_px + o.side * (tick + slip)
-            if not math.isfinite(px):  # no book and no print yet: wait for one
+            px = fills_model.market_fill_price(o.side, o.qty, book=self.book, print_px=print_px,
+                                               print_side=print_side, tick=tick, costs=cfg)
+            if px != px:  # no book and no print yet: wait for one
                 keep.append(o)
                 continue
             self._execute(o, ts_ns, px)
         self._pending = keep
 
     def _check_resting(self, ts_ns: int, price: float) -> None:
-        tick = self.instrument.tick_size
+        tick, cfg = self.instrument.tick_size, self.config
         for o in list(self._resting):
             if o.status != WORKING:
                 continue
             if o.kind == STOP:
-                hit = price <= o.price if o.side < 0 else price >= o.price
-                if not hit:
+                if not fills_model.stop_triggered(o.side, o.price, price):
                     continue
-                slip = self.config.stop_slippage_ticks * tick
-                px = (min(o.price, price) - slip) if o.side < 0 else (max(o.price, price) + slip)
+                px = fills_model.stop_fill_price(o.side, o.price, price, tick, cfg)
             else:
-                hit = price >= o.price if o.side < 0 else price <= o.price
-                if not hit:
+                if not fills_model.limit_triggered(o.side, o.price, price, cfg):
                     continue
                 px = o.price
             self._execute(o, ts_ns, px)

@@ -46,7 +46,7 @@ def test_demo_on_a_trades_only_lake_trains_a_no_book_model_and_backtests_without
     assert voted and all(d["votes"]["order_flow"][0] is not None for d in voted)
     assert len({d["weights"]["liquidity"] for d in decisions}) == 1  # held from the first bar to the last
     assert not any(d["degraded"] for d in decisions)
-    assert any(d["reason"] not in ("warmup", "degraded") for d in decisions)
+    assert any(d["reason"] not in ("incomplete", "degraded") for d in decisions)
     import pandas as pd
 
     fills = pd.read_parquet(runs[0].parent / "fills.parquet")

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from features.spec import FEATURE_NAMES, spec_hash
+from live_engine.execution.config import CostConfig
 from market.instruments import get_instrument
 from quantumtrader.config import Settings
 from training.dataset import Dataset, assemble
@@ -28,7 +29,7 @@ def _dataset(n_sessions: int = 5, bars: int = 300, seed: int = 3) -> Dataset:
     frame = pd.DataFrame({"session": np.repeat(days.strftime("%Y-%m-%d"), bars), "close": close,
                           "high": close + 0.5, "low": close - 0.5}, index=idx)
     labels = make_labels(frame, method="fixed_horizon", horizon=5, instrument=get_instrument("WDO"),
-                         flat_band_ticks=None, slippage_ticks_per_side=0.5, stop_ticks=4, target_ticks=4)
+                         flat_band_ticks=None, costs=CostConfig(), stop_ticks=4, target_ticks=4)
     feats = pd.DataFrame(rng.standard_normal((n, len(FEATURE_NAMES))), index=idx, columns=list(FEATURE_NAMES))
     feats[FEATURE_NAMES[0]] = signal
     ds = assemble(feats, labels, list(FEATURE_NAMES))

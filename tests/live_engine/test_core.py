@@ -58,10 +58,17 @@ def feed_bar(core: DecisionCore, minute: int, price: float, x: np.ndarray) -> di
     return core.on_bar(Bar(ts, DAY, price, x))
 
 
+def settle(core: DecisionCore, minute: int, price: float) -> None:
+    """A print 200 ms after the close of ``minute``: the orders decided there (100 ms latency) fill."""
+    core.on_trade(OPEN + minute * MINUTE_NS + 200 * 10**6, price)
+
+
 def test_bullish_bar_enters_long_with_a_bracket_and_records_one_decision(model):
     core = consensus_core(model)
     rec = feed_bar(core, 30, 5000.0, bullish_row())
     assert rec["reason"] == "trade" and rec["action"] == "enter_long", rec
+    assert core.broker.position == 0 and core.broker.has_pending  # it fills after the latency, not at the close
+    settle(core, 30, 5000.0)
     assert core.broker.position == 1 and len(core.broker.resting) == 2
     assert set(rec["votes"]) == {"order_flow", "liquidity", "tape_reading", "footprint"}
     assert sum(rec["weights"].values()) == pytest.approx(1.0)
@@ -94,27 +101,47 @@ def test_agent_that_raises_or_returns_nan_means_no_trade_and_degraded(model, bad
     assert bad.name in rec["error"]
 
 
-def test_warmup_nan_features_mean_no_trade_without_degrading(model):
-    core = consensus_core(model)
+class CountingModel:
+    """A model that counts the rows it is asked about."""
+
+    def __init__(self, model: Predictor) -> None:
+        self.model, self.rows = model, []
+        self.input_groups = model.input_groups
+
+    def predict_proba(self, row: np.ndarray) -> np.ndarray:
+        self.rows.append(np.array(row))
+        return self.model.predict_proba(row)
+
+
+@pytest.mark.parametrize("feature", ["ofi_20", "vol_ratio_100_200", "macd_hist"])
+def test_an_incomplete_row_is_never_shown_to_the_model_and_means_no_trade(model, feature):
+    counting = CountingModel(model)
+    core = consensus_core(counting)
     x = bullish_row()
-    x[FEATURE_INDEX["ofi_20"]] = math.nan
+    x[FEATURE_INDEX[feature]] = math.nan  # an agent's input, or only the model's (the slowest warm-up)
     rec = feed_bar(core, 30, 5000.0, x)
-    assert rec["reason"] == "warmup" and not core.degraded and core.broker.orders == []
+    assert rec["reason"] == "incomplete" and rec["direction"] == 0 and not core.degraded
+    assert core.broker.orders == [] and counting.rows == []
+    feed_bar(core, 31, 5000.0, bullish_row())
+    assert len(counting.rows) == 1  # a complete row is asked about
 
 
 def test_position_is_closed_before_the_session_end():
     core = make_core(ScriptedDecider(lambda ts: 1))
     feed_bar(core, 500, 5000.0, np.zeros(65))
+    settle(core, 500, 5000.0)
     assert core.broker.position == 1
     rec = feed_bar(core, 535, 5001.0, np.zeros(65))  # 5 minutes before the close
+    settle(core, 535, 5001.0)
     assert rec["action"] == "flatten" and core.broker.position == 0
 
 
-def test_max_holding_bars_exits_the_position():
+def test_max_holding_bars_exits_the_position_five_bars_after_each_entry_decision():
     core = make_core(ScriptedDecider(lambda ts: 1))
-    feed_bar(core, 100, 5000.0, np.zeros(65))
-    actions = [feed_bar(core, 101 + i, 5000.0, np.zeros(65))["action"] for i in range(5)]
-    assert actions[:4] == ["hold"] * 4 and actions[4] == "time_exit"
+    actions = [feed_bar(core, 100 + i, 5000.0, np.zeros(65))["action"] for i in range(12)]
+    # the entry fills after the latency; the time exit still comes 5 bars after the entry decision (the
+    # label horizon), and again for the next entry, decided on the bar after the exit
+    assert actions == ["enter_long", *["hold"] * 4, "time_exit", "enter_long", *["hold"] * 4, "time_exit"]
 
 
 def test_drawdown_halts_flattens_once_and_then_sends_nothing():
@@ -122,8 +149,10 @@ def test_drawdown_halts_flattens_once_and_then_sends_nothing():
                                               "max_holding_bars": 0}})
     core = make_core(ScriptedDecider(lambda ts: 1), cfg)
     feed_bar(core, 10, 5000.0, np.zeros(65))
+    settle(core, 10, 5000.0)
     assert core.broker.position == 1
     rec = feed_bar(core, 11, 4985.0, np.zeros(65))  # -15 points = -R$150 > 10 % of R$1000
+    settle(core, 11, 4985.0)
     assert rec["state"] == HALTED and rec["action"] == "halt_flatten" and core.broker.position == 0
     n = len(core.broker.orders)
     for m in range(12, 40):

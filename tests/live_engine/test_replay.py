@@ -48,10 +48,18 @@ def test_backtest_of_the_challenger_writes_outputs_and_links_the_model_version(l
     assert (d / "run.json").exists()
     assert res.metrics["sessions"] == 2 and res.stats.trades == 5000
     assert res.sample == "unknown"  # this model's run carries no training window
+    # the lake has one session before the two evaluated ones, of the two the warm-up wants: used, and said
+    assert (res.warmup.wanted, res.warmup.days) == (2, (date(2026, 1, 5),)) and res.stats.warmup_sessions == 1
+    decided = {o.client_id: o.ts_ns for o in res.core.broker.orders}
+    closes = {d["ts_ns"]: d["close"] for d in decisions}
+    for f in res.core.broker.fills:  # lake data: no fill at its decision's time (nor at that bar's close there)
+        assert f.ts_ns > decided[f.client_id] and not (f.ts_ns in closes and f.price == closes[f.ts_ns])
+    assert metrics["fill_vs_close_ticks"] == metrics["fill_vs_close_ticks"]  # measured, not NaN
 
     client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
     run = client.get_run(res.mlflow_run_id)
     assert run.data.tags["model_version"] == "1" and run.data.tags["order_hash"] == res.order_hash
+    assert run.data.params["warmup_sessions_used"] == "1" and run.data.params["warmup_sessions_wanted"] == "2"
     mv = client.get_model_version("quantumtrader", "1")
     assert mv.tags["last_backtest_run_id"] == res.mlflow_run_id
 

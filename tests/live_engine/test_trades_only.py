@@ -47,7 +47,7 @@ def test_without_book_the_liquidity_agent_abstains_and_the_others_still_trade(no
         for f in ("ofi_5", "ofi_10", "ofi_20"):
             x[FEATURE_INDEX[f]] = abs(x[FEATURE_INDEX[f]]) * (1 if up else -1)
         recs.append(feed_bar(core, 10 + k, 5000.0 + (0.0 if up else 1.0), x))
-    assert all(r["reason"] != "warmup" and not r["degraded"] for r in recs)
+    assert all(r["reason"] != "incomplete" and not r["degraded"] for r in recs)
     assert all(math.isnan(r["votes"]["liquidity"][0]) for r in recs)
     assert all(not math.isnan(r["votes"]["order_flow"][0]) for r in recs)
     weights = [r["weights"] for r in recs]
@@ -70,7 +70,7 @@ def test_a_model_with_book_on_a_bar_without_book_does_not_trade() -> None:
     model = Predictor.from_booster(train_booster(), contract())
     core = consensus_core(model)
     rec = feed_bar(core, 30, 5000.0, trades_only_row())
-    assert rec["reason"] == "warmup" and rec["direction"] == 0 and core.broker.orders == []
+    assert rec["reason"] == "incomplete" and rec["direction"] == 0 and core.broker.orders == []
 
 
 def test_an_abstaining_agent_is_not_a_vote_and_keeps_its_weight() -> None:

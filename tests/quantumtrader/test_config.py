@@ -73,7 +73,7 @@ def _refusal(tmp_path: Path, **overrides: object) -> str:
 def test_a_misspelled_section_lists_the_valid_sections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QT_MARKT__SYMBOL", "WIN")
     assert _refusal(tmp_path) == ("QT_MARKT__SYMBOL: unknown section 'markt'; valid sections: stores, logging, "
-                                  "market, features, training, live (did you mean market?)")
+                                  "market, costs, features, training, live (did you mean market?)")
 
 
 def test_an_unknown_top_level_name_lists_the_valid_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,9 +156,36 @@ def test_unknown_yaml_keys_are_refused_with_file_and_line(tmp_path: Path, monkey
                  "  \nlive:\n  risk:\n    max_position: 1\n")
     assert _refusal(tmp_path).splitlines() == [
         f"{path}:4: unknown key 'specc' in market.bars; valid keys: spec, large_trade_qty (did you mean spec?)",
-        f"{path}:5: unknown section 'markt'; valid sections: stores, logging, market, features, training, live "
+        f"{path}:5: unknown section 'markt'; valid sections: stores, logging, market, costs, features, training, live "
         "(did you mean market?)",
     ]
+
+
+def test_the_old_broker_and_label_cost_keys_are_refused_naming_the_new_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _yaml(tmp_path, monkeypatch, "live:\n  broker:\n    latency_ms: 5\n    slippage_ticks: 1\n"
+                 "training:\n  labels:\n    slippage_ticks_per_side: 0.5\n")
+    monkeypatch.setenv("QT_LIVE__BROKER__STOP_SLIPPAGE_TICKS", "2")
+    assert _refusal(tmp_path).splitlines() == [
+        "QT_LIVE__BROKER__STOP_SLIPPAGE_TICKS: live.broker was moved: set costs.stop_slippage_ticks instead "
+        "(docs/costs-and-warmup.md)",
+        f"{path}:2: live.broker was moved: set costs.latency_ms, costs.slippage_ticks instead "
+        "(docs/costs-and-warmup.md)",
+        f"{path}:7: training.labels.slippage_ticks_per_side was moved: set costs.spread_ticks / costs.slippage_ticks "
+        "instead (docs/costs-and-warmup.md)",
+    ]
+
+
+def test_the_costs_section_is_one_config_for_labels_and_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from live_engine.execution.costs import round_trip_cost_ticks
+    from market.instruments import get_instrument
+
+    s = load_settings(root=tmp_path)
+    assert s.costs.latency_ms > 0 and not s.costs.touch_fills
+    assert round_trip_cost_ticks(get_instrument("WDO"), s.costs) == pytest.approx(2 * 1.2 / 5 + 2 * 0.5)
+    monkeypatch.setenv("QT_COSTS__SPREAD_TICKS", "2")
+    assert round_trip_cost_ticks(get_instrument("WDO"), load_settings(root=tmp_path).costs) == pytest.approx(2.48)
 
 
 def test_unknown_keys_inside_instruments_and_their_hours_are_refused(

@@ -18,6 +18,7 @@ from tiny_model import Bar
 from live_engine.config import LiveConfig
 from live_engine.decision.core import DecisionCore, ScriptedDecider
 from live_engine.execution.broker import FILLED, STOP, WORKING
+from live_engine.execution.config import CostConfig
 from live_engine.risk.engine import HALTED
 from market.instruments import get_instrument
 from quantumtrader.clock import SimulatedClock
@@ -39,12 +40,11 @@ class CoreMachine(RuleBasedStateMachine):
     def setup(self, latency: int, capital: float, stop_pct: float, hold: int) -> None:
         self.cfg = LiveConfig.model_validate({
             "risk": {"account_capital": capital, "stop_loss_pct": stop_pct, "take_profit_pct": 2 * stop_pct,
-                     "max_holding_bars": hold, "cooldown_minutes": 2, "no_entry_last_minutes": 15},
-            "broker": {"latency_ms": latency}})
+                     "max_holding_bars": hold, "cooldown_minutes": 2, "no_entry_last_minutes": 15}})
         self.direction = 0
         self.core = DecisionCore(instrument=get_instrument("WDO"), config=self.cfg,
                                  decider=ScriptedDecider(lambda ts: self.direction), clock=SimulatedClock(),
-                                 bar_ns=MIN, session_bounds=bounds, id_prefix="P")
+                                 bar_ns=MIN, session_bounds=bounds, id_prefix="P", costs=CostConfig(latency_ms=latency))
         self.day = FIRST
         self.bar_k = 0
         self.ts = bounds(self.day)[0]

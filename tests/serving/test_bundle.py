@@ -65,7 +65,7 @@ def test_every_file_of_the_bundle_is_hashed_on_the_version_and_verified_on_load(
         assert (folder / "agents" / f"{n}.yaml").read_bytes() == (AGENTS_DIR / f"{n}.yaml").read_bytes()
         assert b.agent_configs[n] == yaml.safe_load((AGENTS_DIR / f"{n}.yaml").read_text())
     assert b.risk == s.live.risk and b.consensus == s.live.consensus and b.coordinator == s.live.coordinator
-    assert b.broker == s.live.broker and b.execution == {"broker": s.live.broker.model_dump(mode="json")}
+    assert b.costs == s.costs and b.execution == {"costs": s.costs.model_dump(mode="json")}
     assert b.feature_contract == contract()["feature_contract"] and b.lineage["dataset"]["snapshot_hash"] == "abc"
     # a version number names the same bundle as the alias
     assert load_bundle(f"models:/quantumtrader/{version}", s.mlflow_tracking_uri).hashes == b.hashes

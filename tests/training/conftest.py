@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from features.spec import FEATURE_NAMES, spec_hash
+from live_engine.execution.config import CostConfig
 from market.instruments import get_instrument
 from quantumtrader.config import Settings
 from training.dataset import Dataset, assemble
@@ -72,7 +73,7 @@ def synthetic_dataset(
     )
     labels = make_labels(
         bars, method="fixed_horizon", horizon=5, instrument=get_instrument("WDO"), flat_band_ticks=None,
-        slippage_ticks_per_side=0.5, stop_ticks=4, target_ticks=4,
+        costs=CostConfig(), stop_ticks=4, target_ticks=4,
     )
     ds = assemble(feats, labels, names)
     ds.info.update({"symbol": "WDO", "feature_spec_hash": spec_hash()})

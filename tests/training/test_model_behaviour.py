@@ -16,6 +16,7 @@ import pytest
 
 from features.batch import compute_batch
 from features.spec import FEATURE_NAMES
+from live_engine.execution.config import CostConfig
 from market.bars import build_bars
 from market.instruments import get_instrument
 from market.simulator import simulate
@@ -37,7 +38,7 @@ def _simulated_dataset(strength: float, n_sessions: int = 8, seed: int = 11) -> 
         [build_bars(s.trades, s.book, spec="time:60s", symbol="WDO", large_trade_qty=10) for s in sessions]
     )
     labels = make_labels(bars, method="fixed_horizon", horizon=5, instrument=get_instrument("WDO"),
-                         flat_band_ticks=None, slippage_ticks_per_side=0.5, stop_ticks=4, target_ticks=4)
+                         flat_band_ticks=None, costs=CostConfig(), stop_ticks=4, target_ticks=4)
     return assemble(compute_batch(bars, symbol="WDO"), labels, list(FEATURE_NAMES))
 
 

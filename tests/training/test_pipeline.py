@@ -83,7 +83,8 @@ def test_registered_model_reloads_in_a_fresh_process_and_reproduces_predictions(
     assert bundle["uri"] == "models:/quantumtrader/1" and bundle["files"] == reg.bundle_sha256
     assert bundle["agents"] == agent_configs() and bundle["feature_contract"] == result.contract["feature_contract"]
     assert bundle["live"]["risk"] == small_settings.live.risk.model_dump(mode="json")
-    assert set(bundle["live"]) == {"coordinator", "consensus", "risk", "broker"}
+    assert set(bundle["live"]) == {"coordinator", "consensus", "risk", "costs"}
+    assert bundle["live"]["costs"] == small_settings.costs.model_dump(mode="json")
     lineage = bundle["lineage"]
     assert lineage["dataset"]["snapshot_hash"] == ds.snapshot_hash and lineage["git_commit"]
     assert lineage["tuning"]["configurations_tried"] == 2 and lineage["cv"]["folds"] == 3

@@ -30,15 +30,15 @@ class PromotionConfig(FrozenModel):
     min_days: int = Field(8, ge=3, description="Out-of-sample sessions needed (the bootstrap and DSR need days).")
     min_trades: int = Field(30, ge=1, description="Round trips the challenger must make on those sessions.")
     min_prob_positive: float = Field(
-        0.99, gt=0, lt=1,
+        0.90, gt=0, lt=1,
         description="No champion yet: bootstrap probability that the mean daily PnL after costs is above 0.")
     min_prob_beats_champion: float = Field(
         0.90, gt=0, lt=1,
         description="Bootstrap probability (days paired) that the challenger's mean daily PnL beats the champion's.")
-    max_drawdown_pct: float = Field(0.05, gt=0, le=1,
+    max_drawdown_pct: float = Field(0.03, gt=0, le=1,
                                     description="Largest drawdown allowed, as a share of live.risk.account_capital.")
     min_deflated_sharpe: float = Field(
-        0.95, gt=0, lt=1,
+        0.60, gt=0, lt=1,
         description="Deflated Sharpe ratio of the daily PnL, deflated by the tuning configurations tried.")
     lock_timeout_s: float = Field(1800.0, gt=0, description="How long a promotion waits for another to finish.")
     bootstrap: BootstrapConfig = BootstrapConfig()

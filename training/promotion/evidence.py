@@ -27,7 +27,6 @@ from training.promotion.policy import Evidence, ModelEvidence, Replay
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from live_engine.backtest.replay import SessionData
     from live_engine.backtest.runner import BacktestResult
     from quantumtrader.config import Settings
 
@@ -105,17 +104,6 @@ def _loaded(settings: Settings, ref: registry.ModelRef) -> tuple[Any, tuple[str,
         return None, (str(err),)
 
 
-def _data_problems(settings: Settings, model: Any, data: Sequence[SessionData]) -> tuple[str, ...]:
-    from live_engine.backtest.runner import check_model_contract
-    from serving.predictor import ModelRefused
-
-    try:
-        check_model_contract(settings, model, data)
-    except ModelRefused as err:
-        return (str(err),)
-    return ()
-
-
 def gather(settings: Settings, challenger_uri: str, champion_uri: str | None, *,
            sessions: Sequence[date] | int | None = None, run_prefix: str = "gate",
            step: Callable[[str], AbstractContextManager[Any]] | None = None) -> Gathered:
@@ -123,9 +111,10 @@ def gather(settings: Settings, challenger_uri: str, champion_uri: str | None, *,
 
     ``champion_uri`` None, or an alias nobody holds yet, means there is no champion.
     """
-    from live_engine.backtest.replay import load_lake_sessions
+    from live_engine.backtest.replay import run_stamp
     from live_engine.backtest.runner import run_backtest
     from market.lake import Lake
+    from serving.predictor import ModelRefused
 
     step = step or (lambda _label: nullcontext())
     c = registry.client(settings.mlflow_tracking_uri)
@@ -146,25 +135,24 @@ def gather(settings: Settings, challenger_uri: str, champion_uri: str | None, *,
     lake_days = Lake(settings.lake_root).days("trades", settings.market.symbol)
     windows = [ch_lin.train_window] + ([champ_lin.train_window] if champ_lin else [])
     days, why = evaluation_days(lake_days, windows, sessions if sessions is not None else settings.promotion.sessions)
-    data = load_lake_sessions(settings, days) if days else []
-    if ch_model is not None and data:
-        ch_problems = _data_problems(settings, ch_model, data)
-    if champ_model is not None and data:
-        champ_problems = _data_problems(settings, champ_model, data)
 
-    def run(ref: registry.ModelRef, model: Any, role: str) -> BacktestResult:
-        from live_engine.backtest.replay import run_stamp
-
-        with step(f"{role} v{ref.version} replayed on {len(data)} sessions"):
-            result = run_backtest(settings, model_uri=ref.uri, model=model, data=data,
-                                  run_name=f"{run_stamp()}-{run_prefix}-v{ref.version}-{role}")
+    def run(ref: registry.ModelRef, model: Any, role: str) -> tuple[BacktestResult | None, tuple[str, ...]]:
+        """The replay (the backtest shell loads the sessions and refuses a contract the data breaks)."""
+        try:
+            with step(f"{role} v{ref.version} replayed on {len(days)} sessions"):
+                result = run_backtest(settings, model_uri=ref.uri, model=model, sessions=days,
+                                      run_name=f"{run_stamp()}-{run_prefix}-v{ref.version}-{role}")
+        except ModelRefused as err:
+            return None, (str(err),)
         if result.sample != "out-of-sample":
             raise RuntimeError(f"the {role}'s replay is {result.sample}: the session choice is wrong")
-        return result
+        return result, ()
 
-    ch_run = run(ch_ref, ch_model, "challenger") if data and not ch_problems else None
-    champ_run = run(champ_ref, champ_model, "champion") if champ_ref and data and not champ_problems \
-        and ch_run is not None else None
+    ch_run = champ_run = None
+    if days and not ch_problems:
+        ch_run, ch_problems = run(ch_ref, ch_model, "challenger")
+    if champ_ref is not None and ch_run is not None and not champ_problems:
+        champ_run, champ_problems = run(champ_ref, champ_model, "champion")
     challenger = ModelEvidence(uri=ch_ref.uri, version=ch_ref.version, contract_problems=ch_problems,
                                data_validation=ch_lin.data_validation, validation_detail=ch_lin.validation_detail,
                                n_trials=ch_lin.n_trials, replay=replay_of(ch_run, days) if ch_run else None)

@@ -22,6 +22,8 @@ _OFFLINE_ENV = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     # third-party logs go to our JSON log file, not the console (quantumtrader.logging)
     "MLFLOW_CONFIGURE_LOGGING": "false",
+    # MLflow's tqdm bar for artifact downloads would cut through our progress lines
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "PREFECT_LOGGING_SETTINGS_PATH": str(Path(__file__).with_name("prefect_logging.yml")),
 }
 

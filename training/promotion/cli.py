@@ -30,12 +30,20 @@ def _settings() -> Settings:
 
 
 def print_outcome(outcome: Outcome, console: Console) -> None:
-    """The decision, its checks and what happened to the alias."""
+    """The decision, its checks (a compact table), the evidence in one line, the reasons of a refusal and
+    what happened to the alias."""
+    from training.promotion.policy import DAYS, PROB_BEATS, PROB_POSITIVE
     from training.promotion.tables import decision_text, verdict_table
 
     v = outcome.verdict
     if v.checks:
         console.print(verdict_table(v))
+        by = {c.name: c for c in v.checks}
+        evidence = [by[n].detail for n in (DAYS, PROB_POSITIVE, PROB_BEATS) if n in by and by[n].value is not None]
+        if evidence:
+            console.print("evidence: " + "; ".join(evidence), highlight=False)
+    for line in v.reasons:
+        console.print(f"  [red]✗[/red] {line}", highlight=False)
     before, after = outcome.champion_before, outcome.champion_after
     if outcome.action == "evaluate":
         moved = "dry run: nothing moved"
@@ -44,10 +52,8 @@ def print_outcome(outcome: Outcome, console: Console) -> None:
     else:
         moved = f"@champion unchanged ({'v' + before if before else 'none yet'})"
     forced = " (forced)" if outcome.forced else ""
-    console.print(f"decision: {decision_text(v.decision)}{forced} · {moved} · recorded as promotions row "
-                  f"{outcome.row_id}")
-    for line in v.reasons:
-        console.print(f"  [red]✗[/red] {line}", highlight=False)
+    console.print(f"decision: {decision_text(v.decision)}{forced} · {moved} · promotions row {outcome.row_id}",
+                  highlight=False)
     for role, path in outcome.run_dirs.items():
         console.print(f"{role} replay → {path}", highlight=False)
 

@@ -270,9 +270,9 @@ def _forced_verdict(settings: Settings, c: Any, challenger_uri: str, champion_ur
     ref = registry.resolve(c, challenger_uri)
     try:
         load_model(settings, ref.uri)
-        check = Check("feature_contract", True, "equal", "equal to the code's", "the serving code loads it")
+        check = Check("feature_contract", True, "equal", "equal", "the serving code loads it")
     except ModelRefused as err:
-        check = Check("feature_contract", False, "differs", "equal to the code's", str(err))
+        check = Check("feature_contract", False, "differs", "equal", str(err))
     champ = registry.alias_version(c, ref.name, settings.promotion.champion_alias)
     skipped = Check("forced", True, "skipped", "the gate", f"evidence not evaluated, forced: {reason}")
     return Verdict(PROMOTED if check.passed else REFUSED, ref.uri,

@@ -133,7 +133,7 @@ def _comparable(champion: ModelEvidence | None) -> bool:
 
 def _contract(ch: ModelEvidence) -> Check:
     ok = not ch.contract_problems
-    return Check(CONTRACT, ok, "equal" if ok else "differs", "equal to the code's and the data's",
+    return Check(CONTRACT, ok, "equal" if ok else "differs", "equal",
                  "the model's feature contract equals this code's and these sessions'" if ok
                  else "; ".join(ch.contract_problems))
 

@@ -54,8 +54,8 @@ def local_time(ts: datetime | str) -> str:
     return t.astimezone(SAO_PAULO).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def checks_table(checks: list[dict[str, Any]], title: str | None = None) -> Table:
-    """One row per check: name, pass/fail, value, threshold, detail."""
+def checks_table(checks: list[dict[str, Any]], title: str | None = None, *, details: bool = True) -> Table:
+    """One row per check: name, pass/fail, value, threshold (and the detail, unless ``details`` is off)."""
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
@@ -63,17 +63,19 @@ def checks_table(checks: list[dict[str, Any]], title: str | None = None) -> Tabl
     table.add_column("", justify="center")
     table.add_column("value", justify="right")
     table.add_column("threshold", justify="right")
-    table.add_column("detail", overflow="fold")
+    if details:
+        table.add_column("detail", overflow="fold")
     for c in checks:
         mark = "[green]pass[/green]" if c["passed"] else "[red]FAIL[/red]"
-        table.add_row(c["name"], mark, fmt_value(c["name"], c["value"]), fmt_threshold(c["name"], c["threshold"]),
-                      str(c["detail"]))
+        cells = [c["name"], mark, fmt_value(c["name"], c["value"]), fmt_threshold(c["name"], c["threshold"])]
+        table.add_row(*cells, *([str(c["detail"])] if details else []))
     return table
 
 
-def verdict_table(v: Verdict) -> Table:
+def verdict_table(v: Verdict, *, details: bool = False) -> Table:
+    """The compact verdict: one row per check; the reasons are printed under it."""
     champ = v.champion or "no champion yet"
-    return checks_table([c.as_dict() for c in v.checks],
+    return checks_table([c.as_dict() for c in v.checks], details=details,
                         title=f"{v.challenger} vs {champ}: {decision_text(v.decision)}")
 
 

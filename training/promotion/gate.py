@@ -31,7 +31,7 @@ from quantumtrader.db import create_engine, exclusive_lock
 from quantumtrader.errors import InputError
 from quantumtrader.logging import get_logger
 from training.promotion import ledger, registry
-from training.promotion.policy import NOT_EVALUATED, PROMOTED, REFUSED, Check, Verdict, as_dry_run, decide
+from training.promotion.policy import PROMOTED, REFUSED, Check, Verdict, as_dry_run, decide
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -231,8 +231,8 @@ def promote(settings: Settings, *, challenger_uri: str | None = None, version: s
     with _locked(settings, engine, console):
         before = registry.alias_version(c, name, settings.promotion.champion_alias)
         if force:
-            g, verdict = None, _forced_verdict(settings, c, challenger_uri, champion_uri, reason)
             ref = registry.resolve(c, challenger_uri)
+            g, verdict = None, _forced_verdict(settings, ref, before, reason)
         else:
             g = _gather(settings, challenger_uri, champion_uri, sessions, console, "gate")
             verdict, ref = decide(g.evidence, settings.promotion), g.challenger
@@ -261,22 +261,27 @@ def promote(settings: Settings, *, challenger_uri: str | None = None, version: s
                    sessions=g.evidence.sessions if g else (), run_dirs={k: v["run_dir"] for k, v in ev.items()})
 
 
-def _forced_verdict(settings: Settings, c: Any, challenger_uri: str, champion_uri: str, reason: str) -> Verdict:
-    """A forced promotion skips the evidence but never the serving contract: a champion the engine
-    refuses to load would leave it with nothing to serve."""
+def _serving_refusal(settings: Settings, ref: registry.ModelRef) -> str | None:
+    """Why the serving code refuses to load ``ref`` (None when it loads)."""
     from serving.predictor import ModelRefused
     from training.promotion.evidence import load_model
 
-    ref = registry.resolve(c, challenger_uri)
     try:
         load_model(settings, ref.uri)
-        check = Check("feature_contract", True, "equal", "equal", "the serving code loads it")
     except ModelRefused as err:
-        check = Check("feature_contract", False, "differs", "equal", str(err))
-    champ = registry.alias_version(c, ref.name, settings.promotion.champion_alias)
+        return str(err)
+    return None
+
+
+def _forced_verdict(settings: Settings, ref: registry.ModelRef, champion: str | None, reason: str) -> Verdict:
+    """A forced promotion skips the evidence but never the serving contract: a champion the engine
+    refuses to load would leave it with nothing to serve."""
+    refused = _serving_refusal(settings, ref)
+    check = Check("feature_contract", refused is None, "equal" if refused is None else "differs", "equal",
+                  refused or "the serving code loads it")
     skipped = Check("forced", True, "skipped", "the gate", f"evidence not evaluated, forced: {reason}")
-    return Verdict(PROMOTED if check.passed else REFUSED, ref.uri,
-                   f"models:/{ref.name}/{champ}" if champ else None, (check, skipped))
+    return Verdict(PROMOTED if refused is None else REFUSED, ref.uri,
+                   f"models:/{ref.name}/{champion}" if champion else None, (check, skipped))
 
 
 def rollback(settings: Settings, *, reason: str = "", console: Console | None = None) -> Outcome:
@@ -296,6 +301,10 @@ def rollback(settings: Settings, *, reason: str = "", console: Console | None = 
         if previous is None:
             raise InputError(f"v{current} replaced no champion (it was the first): there is nothing to roll back to")
         target = registry.ModelRef(name, previous)
+        refused = _serving_refusal(settings, target)
+        if refused is not None:
+            raise InputError(f"v{previous} (the champion v{current} replaced) cannot be served by this code: "
+                             f"{refused}; promote another version instead")
         detail = reason or f"rolled back from v{current} to v{previous}"
         verdict = Verdict("rolled back", target.uri, f"models:/{name}/{current}", ())
         row = ledger.append(engine, model_name=name, action="rollback", decision="rolled back", version=previous,
@@ -305,5 +314,3 @@ def rollback(settings: Settings, *, reason: str = "", console: Console | None = 
         log.info("champion rolled back", data={"model": name, "from": current, "to": previous, "row": row})
     return Outcome("rollback", verdict, row, previous, current, previous)
 
-
-__all__ = ["NOT_EVALUATED", "PAUSE_ENV", "STEPS", "Outcome", "evaluate", "promote", "reconcile", "rollback"]

@@ -123,6 +123,7 @@ def test_model_commands_list_show_promote_and_roll_back(three: Settings, monkeyp
     assert dry["decision"] == "not evaluated" and dry["champion_after"] == "1"
 
 
+@pytest.mark.slow
 def test_bad_input_to_the_model_commands_is_one_line(three: Settings, tmp_path: Path) -> None:
     import os
     import subprocess
@@ -138,3 +139,13 @@ def test_bad_input_to_the_model_commands_is_one_line(three: Settings, tmp_path: 
         assert done.returncode == 2, done.stderr
         lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
         assert len(lines) == 1 and needle in lines[0], done.stderr
+
+
+def test_rollback_refuses_a_previous_champion_this_code_cannot_serve(settings: Settings) -> None:
+    register(settings, train_booster(), contract(feature_spec_hash="0" * 16))  # v1: an older feature set
+    register(settings, train_booster(seed=1), contract())
+    registry.client(settings.mlflow_tracking_uri).set_registered_model_alias("quantumtrader", "champion", "1")
+    gate.promote(settings, version="2", force=True, reason="the new feature set")
+    with pytest.raises(InputError, match=r"v1 .* cannot be served by this code: .*feature_spec_hash"):
+        gate.rollback(settings)
+    assert _champion(settings) == "2"

@@ -19,10 +19,11 @@ from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
 from quantumtrader.ui import app as ui_app
 from training.cli import train
+from training.promotion.cli import app as model_app
 
 app = typer.Typer(
     name="qtml",
-    help="QuantumTrader: ingest market data, build features, train, backtest and run the engine.",
+    help="QuantumTrader: ingest market data, build features, train, backtest, promote and run the engine.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -35,7 +36,7 @@ _FLOW_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("ingest",): ("flows.ingest",),
     ("train",): ("flows.train",),
     ("features", "build"): ("flows.features",),
-    ("demo",): ("flows.ingest", "flows.features", "flows.train", "live_engine.cli"),
+    ("demo",): ("flows.ingest", "flows.features", "flows.train", "live_engine.cli", "flows.promote"),
 }
 _DEBUG = {"on": False}
 
@@ -88,7 +89,7 @@ def demo(
         False, "--trades-only", help="Simulate a history without book (as ProfitDLL's) and run on it."
     ),
 ) -> None:
-    """Run the main job on embedded defaults: simulate, ingest, features, train, backtest."""
+    """Run the main job on embedded defaults: simulate, ingest, features, train, backtest, promote."""
     from quantumtrader.demo import run_demo
 
     run_demo(get_settings(), trades_only=trades_only)
@@ -99,6 +100,7 @@ app.command("ingest")(ingest)
 app.add_typer(features_app, name="features", help="Build qt65_v1 features and manage the Feast store.")
 app.command("train")(train)
 app.command("backtest")(backtest)
+app.add_typer(model_app, name="model")
 app.add_typer(ui_app, name="ui")
 
 
@@ -107,8 +109,10 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
     stores = settings.stores
     head = words[0]
     out: dict[str, str] = {}
-    if head in ("train", "backtest", "demo") or words[:2] == ("ui", "mlflow"):
+    if head in ("train", "backtest", "demo", "model") or words[:2] == ("ui", "mlflow"):
         out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
+    if head in ("model", "demo") and stores.promotions_db_url:
+        out["stores.promotions_db_url"] = stores.promotions_db_url
     if words[:2] == ("ui", "prefect") and stores.prefect_api_database_url:
         out["stores.prefect_api_database_url"] = stores.prefect_api_database_url
     if any(words[: len(cmd)] == cmd for cmd in _FLOW_COMMANDS):

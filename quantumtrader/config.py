@@ -42,6 +42,7 @@ from quantumtrader.errors import ConfigError
 from quantumtrader.frozen import FrozenModel
 from quantumtrader.logging import redact
 from training.config import TrainingConfig
+from training.promotion.config import PromotionConfig
 
 DEFAULT_CONFIG_FILE = Path("config/default.yaml")
 DOTENV_FILE = Path(".env")
@@ -62,6 +63,7 @@ class StoresConfig(FrozenModel):
     feast_repo: Path = Path("feature_repo")
     feast_dir: Path | None = None
     journal_db_url: str | None = None
+    promotions_db_url: str | None = None  # the append-only promotions table (SQLAlchemy URL)
     prefect_home: Path | None = None
     prefect_api_database_url: str | None = None
     prefect_api_url: str | None = None  # set to use a Prefect server instead of the local ephemeral API
@@ -89,6 +91,7 @@ class Settings(BaseSettings):
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
     live: LiveConfig = LiveConfig()
+    promotion: PromotionConfig = PromotionConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -135,6 +138,7 @@ class Settings(BaseSettings):
                 "feast_repo": under(s.feast_repo, Path("feature_repo")),
                 "feast_dir": under(s.feast_dir, var / "feast"),
                 "journal_db_url": s.journal_db_url or f"sqlite:///{var / 'journal.db'}",
+                "promotions_db_url": s.promotions_db_url or f"sqlite:///{var / 'promotions.db'}",
                 "prefect_home": under(s.prefect_home, var / "prefect"),
                 "prefect_api_database_url": s.prefect_api_database_url
                 or f"sqlite+aiosqlite:///{var / 'prefect' / 'prefect.db'}",
@@ -220,6 +224,7 @@ def _value_problems(s: Settings, overrides: dict[str, Any]) -> list[str]:
     checks: list[tuple[tuple[str, ...], str | None, str | None]] = [
         (("stores", "mlflow_tracking_uri"), st.mlflow_tracking_uri, check.mlflow_uri_problem(s.mlflow_tracking_uri)),
         (("stores", "journal_db_url"), st.journal_db_url, check.db_url_problem(st.journal_db_url or "")),
+        (("stores", "promotions_db_url"), st.promotions_db_url, check.db_url_problem(st.promotions_db_url or "")),
         (("stores", "prefect_api_database_url"), st.prefect_api_database_url,
          check.db_url_problem(st.prefect_api_database_url or "")),
         (("stores", "prefect_api_url"), st.prefect_api_url,

@@ -36,6 +36,7 @@ DELIMITER = "__"
 NON_SETTING_ENV = {
     "QT_CONFIG": "the YAML file to load (quantumtrader.config)",
     "QT_INGEST_TEST_PAUSE": "test hook of market.append (PAUSE_ENV)",
+    "QT_PROMOTION_TEST_PAUSE": "test hook of training.promotion.gate (PAUSE_ENV)",
     "QT_DB_PASSWORD": "a secret interpolated into URLs in .env (.env.example)",
 }
 

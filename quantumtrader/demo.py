@@ -1,5 +1,8 @@
 """``make demo``: the main job end to end on embedded defaults, with a short summary per stage.
 
+Stages: ingest -> features -> train -> backtest -> promote (the gate decides whether the challenger
+becomes ``@champion`` and prints its checks).
+
 Each stage is a plain function ``stage(settings, console) -> dict`` owned by its domain's flow module;
 this module only runs them in order and prints where the outputs are.
 
@@ -29,6 +32,7 @@ Stage = Callable[[Settings, Console], dict[str, Any]]
 def _stages(trades_only: bool = False) -> list[tuple[str, Stage]]:
     from flows.features import demo_stage as features_stage
     from flows.ingest import demo_stage as ingest_stage
+    from flows.promote import demo_stage as promote_stage
     from flows.train import demo_stage as train_stage
     from live_engine.cli import demo_stage as backtest_stage
 
@@ -39,7 +43,8 @@ def _stages(trades_only: bool = False) -> list[tuple[str, Stage]]:
         ("backtest", backtest_stage),  # it replays with the challenger the earlier stages registered
     ]
     if trades_only:
-        stages.append(("trades-only check", trades_only_summary_stage))
+        stages.append(("trades-only check", trades_only_summary_stage))  # reads the backtest stage's run
+    stages.append(("promote", promote_stage))  # the gate on the challenger: @champion only on its evidence
     return stages
 
 

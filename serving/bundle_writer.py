@@ -27,10 +27,12 @@ from serving.bundle_layout import (
     LIVE,
     MANIFEST,
     BundleRefused,
+    check_manifest,
     hash_tags,
     hash_tree,
     json_bytes,
     manifest_doc,
+    read_json,
     sha256_file,
     unsafe_entries,
 )
@@ -164,3 +166,27 @@ def log_bundle(
                                         "files": len(hashes), "booster_sha256": hashes[BOOSTER][:12]})
     return LoggedBundle(model_uri=str(info.model_uri), model_id=model_id, name=registered_model_name,
                         version=str(version.version), hashes=hashes)
+
+
+def register_logged_bundle(model_uri: str, registered_model_name: str, *, tracking_uri: str) -> str:
+    """Register a bundle already logged by :func:`log_bundle` (``models:/m-...``) as a new version of
+    ``registered_model_name``, with the hashes of its stored files; returns the version.
+
+    The stored files must be safe and agree with the bundle's own manifest: a logged model whose
+    files changed since it was logged is refused, not blessed with new hashes."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    model_id = model_uri.removeprefix("models:/")
+    with tempfile.TemporaryDirectory(prefix="qt-bundle-") as tmp:
+        stored_dir = _download(client, model_id, Path(tmp))
+        problems = unsafe_entries(stored_dir)
+        if problems:
+            raise BundleRefused(f"{model_uri} not registered: " + "; ".join(problems))
+        hashes = hash_tree(stored_dir)
+        if MANIFEST not in hashes:
+            raise BundleRefused(f"{model_uri} not registered: it has no {MANIFEST} (not logged as a bundle)")
+        check_manifest(read_json(stored_dir, MANIFEST, where=model_uri), hashes, where=model_uri)
+    with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Successfully registered ..."
+        version = mlflow.register_model(model_uri, registered_model_name, tags=hash_tags(hashes))
+    return str(version.version)

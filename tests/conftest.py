@@ -33,3 +33,37 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL of the real PostgreSQL (database ``test``) whose search_path is a fresh schema, dropped afterwards.
+
+    A test that needs this server fails when it is not running (it does not skip).
+    """
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"qt_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Both relational backends for real: a SQLite file under ``tmp_path`` and a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'store.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -26,7 +26,7 @@ from live_engine.backtest.presentation import EXIT_LABELS, MONEY, NA, fmt, notes
 from quantumtrader.errors import InputError
 
 DEFAULT_TZ = "America/Sao_Paulo"
-DECISIONS = ("promoted", "refused", "not evaluated")
+DECISIONS = ("promoted", "passed", "refused", "not evaluated")  # passed: `qtml model evaluate`, a dry run
 NOT_EVALUATED = "not evaluated by the promotion gate"
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;padding:16px 20px;
@@ -100,7 +100,7 @@ def _value(v: Any) -> str:
 def _verdict_html(v: dict[str, Any] | None) -> str:
     if v is None:
         return f'<div class="verdict"><span class="pending">{NOT_EVALUATED}</span></div>'
-    cls = {"promoted": "promoted", "refused": "refused"}.get(v["decision"], "pending")
+    cls = {"promoted": "promoted", "passed": "promoted", "refused": "refused"}.get(v["decision"], "pending")
     rows = "".join(
         f'<tr><td>{_e(c["name"])}</td><td class="{"pass" if c["passed"] else "fail"}">'
         f'{"✔ passed" if c["passed"] else "✘ failed"}</td><td class="num">{_e(_value(c.get("value")))}</td>'

@@ -20,7 +20,7 @@ DEPLOYMENTS: list[dict[str, Any]] = PROJECT["deployments"]
 
 def test_the_project_declares_the_scheduled_pipeline() -> None:
     names = {d["name"] for d in DEPLOYMENTS}
-    assert names == {"ingest-daily", "features-daily", "train-weekly"}
+    assert names == {"ingest-daily", "features-daily", "train-weekly", "promote-weekly"}
 
 
 # Loaded in a fresh interpreter, as a worker does: ``load_flow_from_entrypoint`` re-executes the flow

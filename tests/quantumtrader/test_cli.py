@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_help_lists_one_subcommand_per_stage() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("simulate", "ingest", "features", "train", "backtest", "demo", "config"):
+    for command in ("simulate", "ingest", "features", "train", "backtest", "model", "demo", "config"):
         assert command in result.output
 
 

@@ -152,6 +152,7 @@ def test_load_dataset_is_the_same_through_the_asof_join_and_feasts_own(settings:
     from tests.training.conftest import synthetic_bars_and_features
     from training.dataset import labels_for_bars, load_dataset
 
+    settings = settings.model_copy(update={"training": settings.training.model_copy(update={"holdout_sessions": 5})})
     bars, feats, _ = synthetic_bars_and_features(8, 120, names=list(FEATURE_NAMES), seed=4)
     feats.iloc[[40, 41, 200], [3, 9]] = np.nan  # holes past the warm-up drop those rows
     lake = Lake(settings.lake_root)

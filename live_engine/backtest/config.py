@@ -13,7 +13,8 @@ class BacktestConfig(FrozenModel):
     """Defaults of ``qtml backtest`` and the demo stage."""
 
     model_uri: str = "models:/quantumtrader@challenger"
-    sessions: int = Field(5, gt=0, description="Replay the last N sessions of the lake when no dates are given.")
+    sessions: int = Field(10, gt=0, description="Replay the last N sessions of the lake when no dates are given "
+                                               "(the demo's held-out ones, training.holdout_sessions).")
     experiment: str = "quantumtrader-backtests"
     agents_dir: Path | None = Field(None, description="Folder of the agent YAMLs a training puts in the bundle and "
                                                       "`--config-from working-tree` runs; default: "

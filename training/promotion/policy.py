@@ -169,14 +169,14 @@ def _probability(ev: Evidence, r: Replay, policy: PromotionConfig) -> Check:
     if _comparable(champ):
         assert champ is not None and champ.replay is not None
         other = np.asarray(champ.replay.daily_pnl, dtype=np.float64)
-        p = _finite(stats.prob_greater(daily, other, n_boot=b.n_boot, block=b.block, seed=b.seed))
+        p = _finite(stats.prob_greater(daily, other, n_boot=b.n_boot, block=b.block, seed=b.seed, expanded=True))
         diff = float(np.mean(daily - other)) if len(daily) else math.nan
         ok = p is not None and p >= policy.min_prob_beats_champion
         detail = (f"mean daily PnL R$ {_fmt(float(np.mean(daily)))} vs champion's R$ {_fmt(float(np.mean(other)))} "
                   f"(difference R$ {_fmt(diff)}/day, days paired)" if p is not None
                   else "n/a: fewer than 2 sessions")
         return Check(PROB_BEATS, ok, p, policy.min_prob_beats_champion, detail)
-    p = _finite(stats.prob_positive(daily, n_boot=b.n_boot, block=b.block, seed=b.seed))
+    p = _finite(stats.prob_positive(daily, n_boot=b.n_boot, block=b.block, seed=b.seed, expanded=True))
     ok = p is not None and p >= policy.min_prob_positive
     if p is None:
         detail = "n/a: fewer than 2 sessions"

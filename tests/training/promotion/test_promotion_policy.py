@@ -91,7 +91,9 @@ def test_against_a_champion_the_challenger_must_beat_it_on_the_same_days():
     worse = _model([g - 60 for g in good])
     v = decide(Evidence(worse, champion, DAYS10), POLICY)
     assert v.decision == REFUSED and _failed(v) == {PROB_BEATS}
-    assert next(c for c in v.checks if c.name == PROB_BEATS).value == 0.0
+    # worse on every day: no replicate beats the champion; the small-sample correction (shared with the
+    # backtest's P(mean daily PnL > 0)) reads that as "at most ~4 %" on 10 days, never as a certainty
+    assert next(c for c in v.checks if c.name == PROB_BEATS).value < 0.05
     better = _model([g + 80 for g in good])
     assert decide(Evidence(better, champion, DAYS10), POLICY).decision == PROMOTED
 

@@ -65,8 +65,21 @@ UNDATED_DAY = date(1970, 1, 1)
 def _local_days(ts: pd.Series, symbol: str) -> np.ndarray:
     """Trading day (datetime64[D], :func:`market.calendar.session_days`) of each timestamp; NaT takes
     its neighbour's day."""
-    days = pd.Series(session_days(ts, symbol))
-    return days.ffill().bfill().to_numpy()
+    days = session_days(ts, symbol)
+    if not np.isnat(days).any():
+        return days
+    return pd.Series(days).ffill().bfill().to_numpy().astype("datetime64[D]")
+
+
+def _day_runs(days: np.ndarray) -> list[tuple[Any, int, int]]:
+    """(day, start, stop) of each run of equal days, in order of appearance, when each day is one
+    run (a chronological or newest-first chunk); otherwise one (day, -1, -1) per distinct day."""
+    cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
+    starts, stops = np.r_[0, cuts], np.r_[cuts, len(days)]
+    labels = days[starts]
+    if len(np.unique(labels)) == len(labels):
+        return list(zip(labels.tolist(), starts.tolist(), stops.tolist(), strict=True))
+    return [(d, -1, -1) for d in np.asarray(pd.unique(days), dtype="datetime64[D]").tolist()]
 
 
 def split_days(chunks: Iterable[pd.DataFrame], symbol: str) -> Iterator[tuple[date, pd.DataFrame]]:
@@ -90,16 +103,19 @@ def split_days(chunks: Iterable[pd.DataFrame], symbol: str) -> Iterator[tuple[da
                 undated.append(chunk)
                 continue
             days = np.full(len(chunk), current, dtype="datetime64[D]")
-        for d in pd.unique(days):
-            rows = chunk if len(chunk) and (days == d).all() else chunk[days == d]
+        for d, start, stop in _day_runs(days):
+            if start < 0:
+                rows = chunk[days == np.datetime64(d, "D")]
+            else:
+                rows = chunk if stop - start == len(chunk) else chunk.iloc[start:stop]
             if d != current:
                 if parts:
-                    yield pd.Timestamp(current).date(), _concat(parts)
+                    yield current, _concat(parts)
                 current, parts = d, undated
                 undated = []
             parts.append(rows)
     if parts:
-        yield pd.Timestamp(current).date(), _concat(parts)
+        yield current, _concat(parts)
     if undated:
         rows = sum(len(u) for u in undated)
         log.warning("rows without any timestamp", data={"rows": rows, "day": UNDATED_DAY.isoformat()})
@@ -109,9 +125,17 @@ def split_days(chunks: Iterable[pd.DataFrame], symbol: str) -> Iterator[tuple[da
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if len(parts) > 1:
         return pd.concat(parts, ignore_index=True)
-    only = parts[0]
-    plain = isinstance(only.index, pd.RangeIndex) and only.index.start == 0 and only.index.step == 1
-    return only if plain else only.reset_index(drop=True)
+    return plain_index(parts[0])
+
+
+def plain_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a 0..n-1 index, sharing its data (``reset_index`` copies every column)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    out = frame.copy(deep=False)  # a new frame over the same arrays, not flagged as a slice
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
 # ---- one run ------------------------------------------------------------------------------------
@@ -198,7 +222,7 @@ class _Run:
         for (outcome, _), item in zip(results, items, strict=True):
             self._record(outcome)
             self.report.add_appended(item.day, appended[item.day])
-        self._bars([(o.day, good.reset_index(drop=True)) for o, good in results if o.passed])
+        self._bars([(o.day, plain_index(good)) for o, good in results if o.passed])
         pause_point("after_bars")
         for o, _ in results:
             self.lake.clear_incomplete(self.symbol, o.day)
@@ -354,7 +378,7 @@ def ingest_file(
     fmt: str | None = None,
     seen: dict[tuple[str, date], bool] | None = None,
     on_day: OnDay | None = None,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = 50_000,
     options: LoaderOptions | None = None,
     replace: bool = False,
 ) -> IngestReport:

@@ -358,8 +358,8 @@ def _plan_day(
     bad[positions] = True
     quarantine = frame.iloc[positions]
     quarantine = quarantine.reset_index() if index else quarantine.reset_index(drop=True)
-    quarantine["rule"] = result.row_rules.to_numpy()
-    quarantine["reason"] = result.row_reasons.to_numpy()
+    quarantine["rule"] = pd.Categorical(result.row_rules.to_numpy())  # stored as plain text (market.lake)
+    quarantine["reason"] = pd.Categorical(result.row_reasons.to_numpy())
     rule_counts = result.rule_counts()
     if prior_quarantine is not None and len(prior_quarantine):
         quarantine = pd.concat([prior_quarantine, quarantine], ignore_index=True)

@@ -59,8 +59,26 @@ class Staged:
 _NO_DICTIONARY = {"trades": ("ts", "trade_id", "fin_volume"), "quarantine/trades": ("ts", "trade_id", "fin_volume")}
 
 
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """Categorical columns as plain strings: the lake holds their values, not pandas' encoding (a
+    categorical is how a column of a few repeated texts, e.g. a quarantine's rules, is built without a
+    Python object per row, which Arrow converts under the GIL)."""
+    meta = table.schema.pandas_metadata
+    changed = False
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type) and pa.types.is_string(field.type.value_type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+            changed = True
+            for col in (meta or {}).get("columns", []):
+                if col.get("field_name") == field.name:
+                    col.update(pandas_type="unicode", numpy_type="object", metadata=None)
+    if changed and meta is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"pandas": json.dumps(meta).encode()})
+    return table
+
+
 def _write_parquet(df: pd.DataFrame, path: Path, index: bool, dataset: str) -> None:
-    table = pa.Table.from_pandas(df, preserve_index=index)
+    table = _plain_strings(pa.Table.from_pandas(df, preserve_index=index))
     plain = _NO_DICTIONARY.get(dataset)
     use_dictionary: bool | list[str] = [n for n in table.column_names if n not in plain] if plain else True
     pq.write_table(table, path, use_dictionary=use_dictionary)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -86,6 +87,19 @@ def _write_parquet(df: pd.DataFrame, path: Path, index: bool, dataset: str) -> N
         os.fsync(fh.fileno())
 
 
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """The process's Parquet writer threads (kept: new threads per batch meant new allocator arenas
+    and heaps, which held their memory)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="parquet"))
+        return _POOL[0]
+
+
 class Lake:
     """Partitioned Parquet store rooted at ``root``."""
 
@@ -122,10 +136,10 @@ class Lake:
             if len(files) == 1:
                 _write_parquet(files[0][3], staged[0].tmp, files[0][4], files[0][0])
             else:
-                with ThreadPoolExecutor(max_workers=min(4, len(files))) as pool:
-                    for f in [pool.submit(_write_parquet, df, s.tmp, index, dataset)
-                              for (dataset, _, _, df, index), s in zip(files, staged, strict=True)]:
-                        f.result()
+                pool = _writers()
+                for f in [pool.submit(_write_parquet, df, s.tmp, index, dataset)
+                          for (dataset, _, _, df, index), s in zip(files, staged, strict=True)]:
+                    f.result()
         except BaseException:
             for s in staged:
                 s.discard()

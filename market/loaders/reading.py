@@ -222,11 +222,17 @@ def rechunk(tables: Iterable[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
         if size < chunk_rows:
             continue
         merged = pa.concat_tables(pending)
+        pending = []
+        chunks = []
         start = 0
         while size - start >= chunk_rows:
-            yield merged.slice(start, chunk_rows).combine_chunks()
+            chunks.append(merged.slice(start, chunk_rows).combine_chunks())
             start += chunk_rows
-        pending = [merged.slice(start)] if start < size else []
+        # the rest is copied so that ``merged`` (a few read blocks) is not held while the caller works
+        pending = [merged.slice(start).combine_chunks()] if start < size else []
         size -= start
+        del merged
+        while chunks:
+            yield chunks.pop(0)
     if size:
         yield pa.concat_tables(pending).combine_chunks()

@@ -11,7 +11,7 @@ import pytest
 
 import expectations.rows as rows_module
 from expectations.runner import _COMPLETE, _batch_definition, _suite, run_suite
-from market.gates import trades_checks
+from market.checks import trades_checks
 
 DAY = date(2026, 1, 5)
 

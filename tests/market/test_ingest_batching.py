@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_samples import DAY, NEXT_DAY, trades_frame
 
 from market.bars import build_bars
-from market.gates import trades_checks, trades_checks_days
-from market.ingest import bars_of_days
+from market.checks import trades_checks, trades_checks_days
+from market.ingest_run import bars_of_days
 from market.lake import Lake
 
 THIRD_DAY = date(2026, 1, 7)

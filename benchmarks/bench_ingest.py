@@ -83,7 +83,7 @@ def write_export(path: Path, n_rows: int) -> None:  # kept for callers of the ol
 
 def _throughput(tmp: Path) -> list[BenchResult]:
     from expectations.runner import run_suite
-    from market.gates import trades_checks
+    from market.checks import trades_checks
     from market.ingest import ingest_frames
     from quantumtrader.config import load_settings
 

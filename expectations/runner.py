@@ -6,7 +6,9 @@ error messages) and ``meta.reason`` (a sentence for people). Several expectation
 
 :func:`run_suite` returns a :class:`SuiteResult`: the rule names failed by each row (row-level
 expectations report the positions of their unexpected rows) and the failed table-level rules
-(column set, column types) which make the whole batch unusable.
+(column set, column types) which make the whole batch unusable. GE decides every rule in one
+``BOOLEAN_ONLY`` pass; the rows of a failed rule come from :mod:`expectations.rows` when it agrees
+with GE's verdict, else from GE's ``COMPLETE`` result for the failed expectations alone.
 
 One ephemeral GE context is created per process (creation and the GE import are slow) and reused;
 progress bars are off. ``great_expectations`` is imported lazily, never at import time.
@@ -25,6 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantumtrader.logging import get_logger
+
+log = get_logger("expectations.runner")
 SUITES_DIR = Path(__file__).resolve().parent
 _LOCK = threading.Lock()
 _WARMING: list[threading.Thread] = []
@@ -133,9 +138,13 @@ class SuiteResult:
 # unexpected position once more) are not needed.
 _COMPLETE = {"result_format": "COMPLETE", "partial_unexpected_count": 0, "exclude_unexpected_values": True,
              "include_unexpected_rows": False, "return_unexpected_index_query": False}
-# suites whose last validation in this process failed: their next batch goes straight to COMPLETE
-# (a file with bad rows usually has them in every batch; the cheap pass would be wasted)
-_LAST_FAILED: set[str] = set()
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def _columns_of(cfg: Any) -> list[str]:
+    """The columns an expectation reads (none for a table-level one)."""
+    kwargs = cfg.kwargs or {}
+    return [kwargs[k] for k in _COLUMN_KWARGS if kwargs.get(k)] + list(kwargs.get("column_list") or [])
 
 
 def suite_path(name: str) -> Path:
@@ -199,6 +208,64 @@ def wait_for_warm_up() -> None:
         _WARMING.pop(0)
 
 
+def _positional(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` indexed 0..n-1 (rows are identified by position), sharing its columns."""
+    index = df.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return df
+    out = df.copy(deep=False)
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
+def _rerun(r: Any, frame: pd.DataFrame) -> bool:
+    """A failed expectation on columns of ``frame`` (not a table-level one, not one that raised): COMPLETE
+    lists its rows."""
+    if r.success or (r.exception_info and r.exception_info.get("raised_exception")):
+        return False
+    columns = _columns_of(r.expectation_config)
+    return bool(columns) and all(c in frame.columns for c in columns)
+
+
+def _config_key(cfg: Any) -> str:
+    """An expectation's identity within a suite: type, arguments (without the batch) and meta."""
+    kwargs = {k: v for k, v in (cfg.kwargs or {}).items() if k != "batch_id"}
+    return json.dumps([cfg.type, kwargs, cfg.meta or {}], sort_keys=True, default=str)
+
+
+@lru_cache(maxsize=64)
+def _sub_suite(name: str, keys: tuple[str, ...]) -> Any:
+    """The expectations ``keys`` of suite ``name`` as a suite of their own (a file fails the same few rules)."""
+    from great_expectations.core import ExpectationSuite
+
+    expectations = [{"type": t, "kwargs": kwargs, "meta": meta} for t, kwargs, meta in map(json.loads, keys)]
+    return ExpectationSuite(name=f"{name}:failed", expectations=expectations)
+
+
+def _numpy_rows(name: str, results: list[Any], frame: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Positions of the unexpected rows of each failed expectation (by index in ``results``) that
+    :func:`expectations.rows.unexpected_rows` evaluates, provided it agrees with GE's verdict on every
+    expectation it evaluates (rows exactly where GE failed); nothing when it disagrees anywhere."""
+    from expectations.rows import unexpected_rows
+
+    found: dict[int, np.ndarray] = {}
+    for i, r in enumerate(results):
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            continue
+        cfg = r.expectation_config
+        positions = unexpected_rows(cfg.type, dict(cfg.kwargs or {}), frame)
+        if positions is None:
+            continue
+        if bool(len(positions)) == bool(r.success):
+            log.warning("row evaluation disagrees with Great Expectations; using its COMPLETE result",
+                        data={"suite": name, "rule": (cfg.meta or {}).get("rule"), "rows": len(positions),
+                              "ge_success": bool(r.success)})
+            return {}
+        if not r.success:
+            found[i] = positions
+    return found
+
+
 def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
     """Validate ``df`` with suite ``name``; return per-row failures and table-level failures.
 
@@ -206,25 +273,34 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
     must already be present.
     """
     wait_for_warm_up()
-    frame = df.reset_index(drop=True)
-    suite = _suite(name)
+    frame = _positional(df)
     with _LOCK:  # the shared context is not meant for concurrent validations
-        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-        # A clean batch (the usual case) is settled by the cheap BOOLEAN_ONLY pass; only a failing
-        # one pays for COMPLETE, which lists the unexpected rows.
-        result = None
-        if name not in _LAST_FAILED:
-            result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
-        if result is None or not result.success:
-            result = batch.validate(suite, result_format=_COMPLETE)
-        (_LAST_FAILED.add if not result.success else _LAST_FAILED.discard)(name)
+        definition = _batch_definition()
+        # Every rule is settled by the cheap BOOLEAN_ONLY pass over the whole frame. The rows of the
+        # failed rules come from expectations.rows when it agrees with that verdict, else from a
+        # COMPLETE run of just the failed expectations on just the columns they read (GE copies its
+        # domain frame per expectation: COMPLETE's cost grows with expectations and columns, not rows).
+        first = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+            _suite(name), result_format={"result_format": "BOOLEAN_ONLY"})
+        results = list(first.results)
+        rows: dict[int, np.ndarray] = {}
+        if any(_rerun(r, frame) for r in results):
+            rows = _numpy_rows(name, results, frame)
+            again = {i: r.expectation_config for i, r in enumerate(results) if _rerun(r, frame) and i not in rows}
+            if again:
+                columns = list(dict.fromkeys(col for c in again.values() for col in _columns_of(c)))
+                complete = definition.get_batch(batch_parameters={"dataframe": frame[columns]}).validate(
+                    _sub_suite(name, tuple(_config_key(c) for c in again.values())), result_format=_COMPLETE)
+                by_key = {_config_key(r.expectation_config): r for r in complete.results}
+                for i, cfg in again.items():
+                    results[i] = by_key.get(_config_key(cfg), results[i])
 
     per_rule_rows: dict[str, list[np.ndarray]] = {}
     per_reason_rows: dict[str, list[np.ndarray]] = {}
     outcomes: list[ExpectationOutcome] = []
     outcome_rows: list[np.ndarray | None] = []
     table_failures: list[str] = []
-    for r in result.results:
+    for i, r in enumerate(results):
         cfg = r.expectation_config
         meta = cfg.meta or {}
         kwargs = cfg.kwargs or {}
@@ -233,8 +309,9 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
         error = None
         if r.exception_info and r.exception_info.get("raised_exception"):
             error = str(r.exception_info.get("exception_message"))
-        index_list = res.get("unexpected_index_list")
-        count = int(res.get("unexpected_count") or 0)
+        found = rows.get(i)
+        index_list = found if found is not None else res.get("unexpected_index_list")
+        count = len(found) if found is not None else int(res.get("unexpected_count") or 0)
         column = kwargs.get("column") or kwargs.get("column_A")
         outcomes.append(
             ExpectationOutcome(rule, cfg.type, column, bool(r.success), count, str(meta.get("reason", "")), error)
@@ -243,10 +320,10 @@ def run_suite(name: str, df: pd.DataFrame) -> SuiteResult:
         if r.success:
             continue
         if error is None and index_list is not None:
-            rows = np.asarray(index_list, dtype=np.int64)
-            outcome_rows[-1] = rows
-            per_rule_rows.setdefault(rule, []).append(rows)
-            per_reason_rows.setdefault(str(meta.get("reason", rule)), []).append(rows)
+            positions = np.asarray(index_list, dtype=np.int64)
+            outcome_rows[-1] = positions
+            per_rule_rows.setdefault(rule, []).append(positions)
+            per_reason_rows.setdefault(str(meta.get("reason", rule)), []).append(positions)
         elif rule not in table_failures:
             table_failures.append(rule)
 

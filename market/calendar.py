@@ -105,6 +105,15 @@ def session_bounds_ns(day: date, symbol: str) -> tuple[int, int]:
     return int(o.value), int(c.value)
 
 
+def utc_index(ts: pd.Series | pd.DatetimeIndex | np.ndarray) -> pd.DatetimeIndex:
+    """``ts`` as a UTC DatetimeIndex; a tz-aware column is wrapped without a copy (``pd.to_datetime``
+    re-parses it: 5 ms per 100k rows, more than labelling them)."""
+    values = ts.array if isinstance(ts, pd.Series) else ts
+    if isinstance(values, pd.DatetimeIndex | pd.arrays.DatetimeArray) and values.tz is not None:
+        return pd.DatetimeIndex(values, copy=False).tz_convert("UTC")
+    return pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
+
+
 def session_days(ts: pd.Series | pd.DatetimeIndex | np.ndarray, symbol: str) -> np.ndarray:
     """The trading-day label (``datetime64[D]``, NaT for NaT) of each UTC timestamp.
 
@@ -112,7 +121,7 @@ def session_days(ts: pd.Series | pd.DatetimeIndex | np.ndarray, symbol: str) -> 
     next day's session. Vectorised: one template lookup per distinct local date.
     """
     inst = get_instrument(symbol)
-    idx = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
+    idx = utc_index(ts)
     local = idx.tz_convert(inst.timezone)
     days = local.tz_localize(None).to_numpy().astype("datetime64[D]")
     if not any(r.close <= r.open for r in inst.hours):

@@ -14,13 +14,10 @@ atomically rewrite ``trades/symbol=S/date=D`` -> ``_validation.json`` beside it 
 from the day's trades (``market.bars.build_bars``, book from the ``book`` dataset when present) ->
 gate them with the ``bars`` suite -> write ``bars/<spec>``. Re-ingesting a file changes nothing.
 
-Days are validated in batches of about :data:`BATCH_ROWS` rows, so only a batch of days is
-buffered: one check pass and one Great Expectations run per batch (split back per day), the bars
-of the batch from one ``build_bars`` call (:func:`bars_of_days`, split by session), and the batch's
-Parquet files written and fsynced together before each is moved into place in the per-day order
-(quarantine, data, result). Each day is marked incomplete (``Lake.mark_incomplete``) before its
-first write and cleared after its bars; a run repairs the days a killed run left marked before
-doing anything else.
+Days are validated in batches (``market.ingest_run``): one check pass and one Great Expectations
+run per batch, split back per day; each day is marked incomplete before its first write and
+cleared after its bars, and a run repairs the days a killed run left marked before doing anything
+else.
 
 A day whose bad share crosses ``settings.market.validation.max_bad_share`` is not written (only its
 quarantine and result are); the run carries on with the other days and then raises
@@ -30,7 +27,7 @@ quarantine and result are); the run carries on with the other days and then rais
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,12 +35,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from market.append import Appended, merge_day, new_rows, pause_point
 from market.calendar import is_trading_day, session_days
-from market.gates import DayBatchItem, GateOutcome, gate_days, quarantine_dataset
 from market.ingest_report import IngestReport
+from market.ingest_run import BATCH_ROWS, IngestRun, OnDay, bars_of_days, plain_index
 from market.instruments import canonical_symbol
-from market.lake import Lake, bars_dataset
 from market.schemas import BOOK_SNAPSHOT_SCHEMA, TRADE_SCHEMA, coerce
 from quantumtrader.config import Settings
 from quantumtrader.errors import InputError, QTError, SchemaError
@@ -54,8 +49,10 @@ if TYPE_CHECKING:
 
 log = get_logger("market.ingest")
 
+__all__ = ["BATCH_ROWS", "UNDATED_DAY", "IngestReport", "OnDay", "bars_of_days", "ingest_file", "ingest_frames",
+           "ingest_path", "plan_files", "split_days"]
+
 TRADE_SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".gz", ".zip")
-OnDay = Callable[[GateOutcome], None]
 # The session day of rows from a stream in which no row has a timestamp (the Unix epoch: visibly not a
 # trading day). They are quarantined under this date with rule ``ts_not_null``.
 UNDATED_DAY = date(1970, 1, 1)
@@ -65,8 +62,21 @@ UNDATED_DAY = date(1970, 1, 1)
 def _local_days(ts: pd.Series, symbol: str) -> np.ndarray:
     """Trading day (datetime64[D], :func:`market.calendar.session_days`) of each timestamp; NaT takes
     its neighbour's day."""
-    days = pd.Series(session_days(ts, symbol))
-    return days.ffill().bfill().to_numpy()
+    days = session_days(ts, symbol)
+    if not np.isnat(days).any():
+        return days
+    return pd.Series(days).ffill().bfill().to_numpy().astype("datetime64[D]")
+
+
+def _day_runs(days: np.ndarray) -> list[tuple[Any, int, int]]:
+    """(day, start, stop) of each run of equal days, in order of appearance, when each day is one
+    run (a chronological or newest-first chunk); otherwise one (day, -1, -1) per distinct day."""
+    cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
+    starts, stops = np.r_[0, cuts], np.r_[cuts, len(days)]
+    labels = days[starts]
+    if len(np.unique(labels)) == len(labels):
+        return list(zip(labels.tolist(), starts.tolist(), stops.tolist(), strict=True))
+    return [(d, -1, -1) for d in np.asarray(pd.unique(days), dtype="datetime64[D]").tolist()]
 
 
 def split_days(chunks: Iterable[pd.DataFrame], symbol: str) -> Iterator[tuple[date, pd.DataFrame]]:
@@ -90,16 +100,19 @@ def split_days(chunks: Iterable[pd.DataFrame], symbol: str) -> Iterator[tuple[da
                 undated.append(chunk)
                 continue
             days = np.full(len(chunk), current, dtype="datetime64[D]")
-        for d in pd.unique(days):
-            rows = chunk if len(chunk) and (days == d).all() else chunk[days == d]
+        for d, start, stop in _day_runs(days):
+            if start < 0:
+                rows = chunk[days == np.datetime64(d, "D")]
+            else:
+                rows = chunk if stop - start == len(chunk) else chunk.iloc[start:stop]
             if d != current:
                 if parts:
-                    yield pd.Timestamp(current).date(), _concat(parts)
+                    yield current, _concat(parts)
                 current, parts = d, undated
                 undated = []
             parts.append(rows)
     if parts:
-        yield pd.Timestamp(current).date(), _concat(parts)
+        yield current, _concat(parts)
     if undated:
         rows = sum(len(u) for u in undated)
         log.warning("rows without any timestamp", data={"rows": rows, "day": UNDATED_DAY.isoformat()})
@@ -109,170 +122,8 @@ def split_days(chunks: Iterable[pd.DataFrame], symbol: str) -> Iterator[tuple[da
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if len(parts) > 1:
         return pd.concat(parts, ignore_index=True)
-    only = parts[0]
-    plain = isinstance(only.index, pd.RangeIndex) and only.index.start == 0 and only.index.step == 1
-    return only if plain else only.reset_index(drop=True)
+    return plain_index(parts[0])
 
-
-# ---- one run ------------------------------------------------------------------------------------
-# trades days validated by one GE run: bounds the memory (about 200 MiB of frames, checks and GE
-# state above the imports) and still amortises GE's fixed cost (~0.1 s a run)
-BATCH_ROWS = 200_000
-
-
-class _Run:
-    """Gates and writes days of one symbol: appends to (or replaces) what the lake holds."""
-
-    def __init__(self, settings: Settings, symbol: str, seen: dict[tuple[str, date], bool] | None,
-                 on_day: OnDay | None, *, replace: bool = False) -> None:
-        self.settings = settings
-        self.symbol = symbol = canonical_symbol(symbol)
-        self.lake = Lake(settings.lake_root)
-        self.report = IngestReport(symbol=symbol, lake_root=settings.lake_root, seen=dict(seen or {}))
-        self.on_day = on_day
-        self.replace = replace
-        self.book_cache: dict[date, pd.DataFrame] = {}
-        self.pending: list[tuple[date, pd.DataFrame]] = []
-        self.pending_rows = 0
-        self.source: str | None = None
-        self.max_bad = settings.market.validation.max_bad_share
-        self._repair()
-
-    def _record(self, outcome: GateOutcome) -> None:
-        self.report.add(outcome)
-        if self.on_day is not None:
-            self.on_day(outcome)
-
-    def _prior(self, dataset: str, day: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-        """(stored good rows, stored quarantine) of a day; (None, None) when replacing it."""
-        if self.replace and (dataset, day) not in self.report.seen:
-            return None, None
-        path, q = self.lake.day_path(dataset, self.symbol, day), quarantine_dataset(dataset)
-        stored = self.lake.read_day(dataset, self.symbol, day) if path.exists() else None
-        quarantined = (self.lake.read_day(q, self.symbol, day)
-                       if self.lake.day_path(q, self.symbol, day).exists() else None)
-        return stored, quarantined
-
-    def book_day(self, day: date, frame: pd.DataFrame, source: str | None = None) -> None:
-        stored, quarantined = self._prior("book", day)
-        if stored is not None:
-            fresh = frame[~np.isin(pd.util.hash_pandas_object(frame, index=False).to_numpy(),
-                                   pd.util.hash_pandas_object(stored[list(frame.columns)], index=False).to_numpy())]
-            frame = merge_day(stored, fresh)
-        (outcome, good), = gate_days(self.lake, "book", self.symbol, [DayBatchItem(day, frame, quarantined)],
-                                     max_bad_share=self.max_bad, source=source)
-        self._record(outcome)
-        if outcome.passed:
-            self.book_cache[day] = good
-
-    def trades_day(self, day: date, frame: pd.DataFrame, source: str | None = None) -> None:
-        """Queue one day; days are gated in batches of about :data:`BATCH_ROWS` rows."""
-        self.source = source
-        if any(d == day for d, _ in self.pending):
-            self.flush()
-        self.pending.append((day, frame))
-        self.pending_rows += len(frame)
-        if self.pending_rows >= BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Merge, gate and write the queued days, then their bars; mark each day incomplete meanwhile."""
-        if not self.pending:
-            return
-        pending, self.pending, self.pending_rows = self.pending, [], 0
-        items, appended = [], {}
-        for day, frame in pending:
-            stored, quarantined = self._prior("trades", day)
-            fresh, dups = new_rows(frame, stored, quarantined)
-            items.append(DayBatchItem(day, merge_day(stored, fresh), quarantined))
-            appended[day] = Appended(len(fresh), dups, stored is not None or quarantined is not None)
-        marker = {"source": self.source, "started": time.time()}
-
-        def mark(day: date) -> None:
-            self.lake.mark_incomplete(self.symbol, day, marker)
-            pause_point("after_mark")
-
-        results = gate_days(self.lake, "trades", self.symbol, items, max_bad_share=self.max_bad,
-                            source=self.source, before_write=mark)
-        pause_point("after_trades")
-        for (outcome, _), item in zip(results, items, strict=True):
-            self._record(outcome)
-            self.report.add_appended(item.day, appended[item.day])
-        self._bars([(o.day, good.reset_index(drop=True)) for o, good in results if o.passed])
-        pause_point("after_bars")
-        for o, _ in results:
-            self.lake.clear_incomplete(self.symbol, o.day)
-
-    def _bars(self, days: list[tuple[date, pd.DataFrame]]) -> None:
-        """Rebuild and gate the bars of ``days`` from their whole (merged) trades, in one GE run."""
-        from market.bars import build_bars
-
-        cfg = self.settings.market.bars
-        dataset = bars_dataset(cfg.spec)
-        todo = []
-        for day, trades in days:
-            if not len(trades):
-                self.lake.delete_day(dataset, self.symbol, day)
-                continue
-            book = self.book_cache.get(day)
-            if book is None and self.lake.day_path("book", self.symbol, day).exists():
-                book = self.lake.read_day("book", self.symbol, day)
-            todo.append((day, trades, book))
-        built = bars_of_days(todo, lambda t, b: build_bars(t, b, spec=cfg.spec, symbol=self.symbol,
-                                                            large_trade_qty=cfg.large_trade_qty))
-        items = [DayBatchItem(day, built[day], None) for day, _, _ in todo]
-        for outcome, _ in gate_days(self.lake, dataset, self.symbol, items, max_bad_share=self.max_bad, index=True,
-                                    source=self.source):
-            if not outcome.passed:  # no bars rather than bars of the previous trades
-                self.lake.delete_day(dataset, self.symbol, outcome.day)
-            self._record(outcome)
-
-    def _repair(self) -> None:
-        """Finish the days an interrupted run left marked incomplete (their trades are the truth)."""
-        days = self.lake.incomplete_days(self.symbol)
-        if not days:
-            return
-        log.warning("repairing interrupted days", data={"symbol": self.symbol, "days": [d.isoformat() for d in days]})
-        real_report, real_replace, real_on_day = self.report, self.replace, self.on_day
-        self.report = IngestReport(symbol=self.symbol, lake_root=self.settings.lake_root)
-        self.replace, self.on_day = False, None
-        try:
-            for day in days:
-                if self.lake.day_path("trades", self.symbol, day).exists():
-                    self.trades_day(day, pd.DataFrame({c: pd.Series(dtype=t) for c, t in TRADE_SCHEMA.items()}),
-                                    source="repair")
-                else:
-                    self.lake.delete_day(bars_dataset(self.settings.market.bars.spec), self.symbol, day)
-                    self.lake.clear_incomplete(self.symbol, day)
-            self.flush()
-        finally:
-            self.report, self.replace, self.on_day = real_report, real_replace, real_on_day
-
-
-def bars_of_days(days: list[tuple[date, pd.DataFrame, pd.DataFrame | None]],
-                 build: Callable[[pd.DataFrame, pd.DataFrame | None], pd.DataFrame]) -> dict[date, pd.DataFrame]:
-    """The bars of each (day, trades, book), equal to ``build(trades, book)`` per day.
-
-    ``build_bars`` is vectorised over sessions: the days without a book are built with ONE call on
-    their trades in time order and split by the ``session`` column. A day is built alone when that
-    could differ: it has a book, its first bar is empty (an empty bar carries the previous close,
-    which must not come from the day before), or the batch had trades outside every session.
-    """
-    out: dict[date, pd.DataFrame] = {}
-    plain = sorted(((d, t) for d, t, b in days if b is None), key=lambda dt: dt[0])
-    if len(plain) > 1:
-        every = build(pd.concat([t for _, t in plain], ignore_index=True), None)
-        labels = every["session"].to_numpy()
-        parts = {d: every[labels == d.isoformat()] for d, _ in plain}
-        if not every.attrs.get("n_outside_session") and sum(len(p) for p in parts.values()) == len(every):
-            for d, part in parts.items():
-                if len(part) and part["n_trades"].iat[0] > 0:
-                    part.attrs = {"n_outside_session": 0}
-                    out[d] = part
-    for day, trades, book in days:
-        if day not in out:
-            out[day] = build(trades, book)
-    return out
 
 
 def _conform(df: pd.DataFrame, schema: dict[str, str], what: str) -> pd.DataFrame:
@@ -354,7 +205,7 @@ def ingest_file(
     fmt: str | None = None,
     seen: dict[tuple[str, date], bool] | None = None,
     on_day: OnDay | None = None,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = 50_000,
     options: LoaderOptions | None = None,
     replace: bool = False,
 ) -> IngestReport:
@@ -368,7 +219,7 @@ def ingest_file(
     t0 = time.perf_counter()
     symbol = canonical_symbol(symbol)
     path = Path(path)
-    run = _Run(settings, symbol, seen, on_day, replace=replace)
+    run = IngestRun(settings, symbol, seen, on_day, replace=replace)
     counter = [0]
     if kind == "book":
         chunks = _coerced(_guarded(_iter_book_file(path, chunk_rows), path, counter), BOOK_SNAPSHOT_SCHEMA,
@@ -376,34 +227,40 @@ def ingest_file(
         for day, frame in split_days(chunks, run.symbol):
             run.book_day(day, frame, source=str(path))
     else:
-        from expectations.runner import warm_up
-        from market.brokers import BrokerRegistry
-        from market.loaders.source import SourceFile
-
-        # the calendar build and the GE import overlap with reading the file
-        warm_up("trades", "bars", first=lambda: is_trading_day(date.today(), symbol))
-
-        brokers = BrokerRegistry.for_lake(settings.lake_root)
-        src = SourceFile(path, symbol=symbol, fmt=fmt, options=options,
-                         earlier_days=[d for (ds, d) in run.report.seen if ds == "trades"])
-        raw = src.trades(brokers=brokers, chunk_rows=chunk_rows)
-        chunks = _coerced(_guarded(raw, path, counter), TRADE_SCHEMA, f"trades file {path}")
-        days: list[date] = []
-        for day, frame in split_days(chunks, run.symbol):
-            run.trades_day(day, src.prepare_day(day, frame), source=str(path))
-            days.append(day)
-        run.flush()
-        for day in days:
-            if run.report.seen.get(("trades", day)):
-                src.write_record(run.lake, day)
-        brokers.save()
-        run.report.notes += src.notes
+        _ingest_trades_file(run, path, fmt=fmt, options=options, chunk_rows=chunk_rows, counter=counter)
     if counter[0] == 0:
         raise SchemaError(f"{path}: rule 'non_empty_file': the file holds no {kind} rows")
     run.report.files.append(str(path))
     run.report.seconds = time.perf_counter() - t0
     log.info("file ingested", data={"path": str(path), "kind": kind, "rows": counter[0]})
     return run.report
+
+
+def _ingest_trades_file(run: IngestRun, path: Path, *, fmt: str | None, options: LoaderOptions | None,
+                        chunk_rows: int, counter: list[int]) -> None:
+    from expectations.runner import warm_up
+    from market.brokers import BrokerRegistry
+    from market.loaders.source import SourceFile
+
+    # the calendar build and the GE import overlap with reading the file
+    symbol = run.symbol
+    warm_up("trades", "bars", first=lambda: is_trading_day(date.today(), symbol))
+
+    brokers = BrokerRegistry.for_lake(run.settings.lake_root)
+    src = SourceFile(path, symbol=symbol, fmt=fmt, options=options,
+                     earlier_days=[d for (ds, d) in run.report.seen if ds == "trades"])
+    raw = src.trades(brokers=brokers, chunk_rows=chunk_rows)
+    chunks = _coerced(_guarded(raw, path, counter), TRADE_SCHEMA, f"trades file {path}")
+    days: list[date] = []
+    for day, frame in split_days(chunks, symbol):
+        run.trades_day(day, src.prepare_day(day, frame), source=str(path))
+        days.append(day)
+    run.flush()
+    for day in days:
+        if run.report.seen.get(("trades", day)):
+            src.write_record(run.lake, day)
+    brokers.save()
+    run.report.notes += src.notes
 
 
 def ingest_path(
@@ -442,7 +299,7 @@ def ingest_frames(
     """Ingest in-memory trades (and book snapshots) such as one simulated session (appended, or
     replacing the days with ``replace=True``, like :func:`ingest_file`)."""
     t0 = time.perf_counter()
-    run = _Run(settings, symbol, seen, on_day, replace=replace)
+    run = IngestRun(settings, symbol, seen, on_day, replace=replace)
     if trades.empty:
         raise SchemaError("trades frame: rule 'non_empty': no rows")
     trades = _conform(trades, TRADE_SCHEMA, "trades frame")

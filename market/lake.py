@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,13 +60,44 @@ class Staged:
 _NO_DICTIONARY = {"trades": ("ts", "trade_id", "fin_volume"), "quarantine/trades": ("ts", "trade_id", "fin_volume")}
 
 
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """Categorical columns as plain strings: the lake holds their values, not pandas' encoding (a
+    categorical is how a column of a few repeated texts, e.g. a quarantine's rules, is built without a
+    Python object per row, which Arrow converts under the GIL)."""
+    meta = table.schema.pandas_metadata
+    changed = False
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type) and pa.types.is_string(field.type.value_type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+            changed = True
+            for col in (meta or {}).get("columns", []):
+                if col.get("field_name") == field.name:
+                    col.update(pandas_type="unicode", numpy_type="object", metadata=None)
+    if changed and meta is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"pandas": json.dumps(meta).encode()})
+    return table
+
+
 def _write_parquet(df: pd.DataFrame, path: Path, index: bool, dataset: str) -> None:
-    table = pa.Table.from_pandas(df, preserve_index=index)
+    table = _plain_strings(pa.Table.from_pandas(df, preserve_index=index))
     plain = _NO_DICTIONARY.get(dataset)
     use_dictionary: bool | list[str] = [n for n in table.column_names if n not in plain] if plain else True
     pq.write_table(table, path, use_dictionary=use_dictionary)
     with open(path, "rb+") as fh:  # data on disk before the rename makes it visible
         os.fsync(fh.fileno())
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """The process's Parquet writer threads (kept: new threads per batch meant new allocator arenas
+    and heaps, which held their memory)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="parquet"))
+        return _POOL[0]
 
 
 class Lake:
@@ -104,10 +136,10 @@ class Lake:
             if len(files) == 1:
                 _write_parquet(files[0][3], staged[0].tmp, files[0][4], files[0][0])
             else:
-                with ThreadPoolExecutor(max_workers=min(4, len(files))) as pool:
-                    for f in [pool.submit(_write_parquet, df, s.tmp, index, dataset)
-                              for (dataset, _, _, df, index), s in zip(files, staged, strict=True)]:
-                        f.result()
+                pool = _writers()
+                for f in [pool.submit(_write_parquet, df, s.tmp, index, dataset)
+                          for (dataset, _, _, df, index), s in zip(files, staged, strict=True)]:
+                    f.result()
         except BaseException:
             for s in staged:
                 s.discard()

@@ -32,8 +32,9 @@ app = typer.Typer(
 
 # Commands that run Prefect flows, and the modules they import: the local Prefect API server (~9 s to
 # start) is launched first and comes up on the other core while these imports run (quantumtrader.prefect_api).
+# ``qtml ingest`` is not one: it calls market.ingest directly (the flow ``ingest`` is for deployments and the
+# demo), and a server it never talks to cost ~9 s of CPU on the core the ingest's reader and writers use.
 _FLOW_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("ingest",): ("flows.ingest",),
     ("train",): ("flows.train",),
     ("features", "build"): ("flows.features",),
     ("demo",): ("flows.ingest", "flows.features", "flows.train", "live_engine.cli", "flows.promote"),

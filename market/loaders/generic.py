@@ -157,7 +157,7 @@ def iter_generic(
         else:
             ts, naive = parse.timestamps_utc(col["date"], col["time"], tz), True
         stats.note_ts(n, naive)
-        yield trade_frame(
+        frame = trade_frame(
             table,
             ts=ts,
             symbol=symbols(col.get("symbol"), symbol, n),
@@ -172,6 +172,8 @@ def iter_generic(
                         else np.full(n, int(TradeType.UNKNOWN), dtype="int8")),
         )
         row += n
+        del table, col  # not held (with its text) while the caller gates and writes
+        yield frame
 
 
 def iter_canonical(path: Path, *, chunk_rows: int, tz: str, stats: LoadStats) -> Iterator[pd.DataFrame]:

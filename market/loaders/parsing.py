@@ -170,14 +170,20 @@ def _fixed_width_time(arr: pa.Array) -> np.ndarray | None:
     seps = (2, 5, 8) if width == 12 else (2, 5)
     if not all((data[:, i] == ord(":") if i < 8 else data[:, i] == ord(".")).all() for i in seps):
         return None
-    digits = data.astype(np.int64) - ord("0")
-    cols = [i for i in range(width) if i not in seps]
-    if ((digits[:, cols] < 0) | (digits[:, cols] > 9)).any():
+    # one small integer column per character (a whole int64 copy of the matrix was 8 bytes per character)
+    digit = {i: data[:, i] - np.uint8(ord("0")) for i in range(width) if i not in seps}  # '/' wraps to 255
+    if any((d > 9).any() for d in digit.values()):
         return None
-    h = digits[:, 0] * 10 + digits[:, 1]
-    m = digits[:, 3] * 10 + digits[:, 4]
-    sec = digits[:, 6] * 10 + digits[:, 7]
-    ms = digits[:, 9] * 100 + digits[:, 10] * 10 + digits[:, 11] if width == 12 else 0
+
+    def number(*cols: int) -> np.ndarray:
+        out = np.zeros(len(arr), dtype=np.int64)
+        for i in cols:
+            out *= 10
+            out += digit[i]
+        return out
+
+    h, m, sec = number(0, 1), number(3, 4), number(6, 7)
+    ms = number(9, 10, 11) if width == 12 else 0
     ok = (h < 24) & (m < 60) & (sec < 61)
     return np.where(ok, ((h * 3600 + m * 60 + sec) * 1000 + ms) * 1_000_000, NAT)
 

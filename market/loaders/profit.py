@@ -93,7 +93,7 @@ def iter_profit(
     for table in iter_csv(path, dialect, names, chunk_rows):
         if stats is not None:
             stats.note_ts(table.num_rows, naive=True)
-        yield trade_frame(
+        frame = trade_frame(
             table,
             ts=parse.timestamps_utc(table["date"], table["time"], tz),
             symbol=symbols(table["ticker"], symbol, table.num_rows),
@@ -105,6 +105,8 @@ def iter_profit(
             seller=parse.broker_ids(table["sell_agent"], brokers),
             trade_type=parse.trade_type_codes(table["trade_type"]),
         )
+        del table  # not held (with its text) while the caller gates and writes
+        yield frame
 
 
 def _broker_names(ids: np.ndarray, brokers: BrokerRegistry | None) -> pa.Array:

@@ -106,7 +106,7 @@ def iter_profitdll(
         else:
             day, tod = parse.split_datetime(date)
             ts = parse.timestamps_utc(day, tod, tz)
-        yield trade_frame(
+        frame = trade_frame(
             table,
             ts=ts,
             symbol=symbols(col.get("asset"), symbol, table.num_rows),
@@ -118,3 +118,5 @@ def iter_profitdll(
             seller=parse.broker_ids(col["sell_agent"], brokers),
             trade_type=parse.trade_type_codes(col["trade_type"]),
         )
+        del table, col, date  # not held (with its text) while the caller gates and writes
+        yield frame

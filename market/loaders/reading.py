@@ -28,7 +28,7 @@ from quantumtrader.errors import InputError
 
 MALFORMED = "__malformed__"
 SNIFF_BYTES = 64 * 1024
-READ_BLOCK_BYTES = 1 << 20
+READ_BLOCK_BYTES = 1 << 18
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _DECIMAL_COMMA = re.compile(rb"(?:^|;)\s*-?\d[\d.]*,\d+\s*(?=;|$)")
 
@@ -146,13 +146,15 @@ def iter_csv(path: Path, dialect: CsvDialect, names: list[str], chunk_rows: int)
         rejected.append(row.text or "")
         return "skip"
 
-    # Arrow reads ahead several blocks whatever ``use_threads`` says, so memory grows with the block
-    # size: 1 MiB blocks kept the reader under ~40 MiB and were also the fastest here (4 MiB: ~150,
-    # 16 MiB: ~250 MiB). A block must hold at least one whole line.
+    # Arrow holds a few dozen blocks (read ahead and being converted), so its memory grows with the
+    # block size: 256 KiB blocks hold ~9 MiB (1 MiB: ~38, 4 MiB: ~150). Parsing on this thread
+    # (use_threads=False) was faster than the thread pool: the columns stay binary, so there is
+    # little to convert in parallel, and the other core is busy writing. A block must hold at least
+    # one whole line.
     block = max(READ_BLOCK_BYTES, 4 * dialect.max_line_bytes)
     reader = pacsv.open_csv(
         str(path),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=block),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=block, use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter=dialect.delimiter, invalid_row_handler=on_invalid,
                                          ignore_empty_lines=True, newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.binary()),
@@ -220,11 +222,17 @@ def rechunk(tables: Iterable[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
         if size < chunk_rows:
             continue
         merged = pa.concat_tables(pending)
+        pending = []
+        chunks = []
         start = 0
         while size - start >= chunk_rows:
-            yield merged.slice(start, chunk_rows).combine_chunks()
+            chunks.append(merged.slice(start, chunk_rows).combine_chunks())
             start += chunk_rows
-        pending = [merged.slice(start)] if start < size else []
+        # the rest is copied so that ``merged`` (a few read blocks) is not held while the caller works
+        pending = [merged.slice(start).combine_chunks()] if start < size else []
         size -= start
+        del merged
+        while chunks:
+            yield chunks.pop(0)
     if size:
         yield pa.concat_tables(pending).combine_chunks()

@@ -79,7 +79,7 @@ def test_trades_suite_rejects_each_loader_sentinel_alone(column: str) -> None:
     from datetime import date
 
     from market.calendar import session_bounds
-    from market.gates import trades_checks
+    from market.checks import trades_checks
 
     day = date(2026, 1, 5)
     open_ts, _ = session_bounds(day, "WDO")

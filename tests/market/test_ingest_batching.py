@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_samples import DAY, NEXT_DAY, trades_frame
 
 from market.bars import build_bars
-from market.gates import trades_checks, trades_checks_days
-from market.ingest import bars_of_days
+from market.checks import trades_checks, trades_checks_days
+from market.ingest_run import bars_of_days
 from market.lake import Lake
 
 THIRD_DAY = date(2026, 1, 7)
@@ -97,3 +97,13 @@ def test_a_failed_staging_leaves_no_temporary_file(tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 - pyarrow's own error type
         lake.stage_days([("trades", "WDO", DAY, trades_frame(5, DAY), False), ("trades", "WDO", NEXT_DAY, bad, False)])
     assert not list(tmp_path.rglob("*.tmp")) and lake.days("trades", "WDO") == []
+
+
+def test_categorical_columns_are_stored_as_their_plain_values(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    frame = trades_frame(6, DAY)
+    frame["rule"] = pd.Categorical(["qty_positive", "known_trade_type"] * 3)
+    lake.write_day("quarantine/trades", "WDO", DAY, frame)
+    back = lake.read_day("quarantine/trades", "WDO", DAY)
+    assert back["rule"].dtype == object and back["rule"].tolist() == ["qty_positive", "known_trade_type"] * 3
+    pd.testing.assert_frame_equal(back, frame.astype({"rule": object}))

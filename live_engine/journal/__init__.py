@@ -1,0 +1,1 @@
+"""The engine's write-ahead journal (SQLAlchemy; SQLite WAL or PostgreSQL) and its backups."""

@@ -85,19 +85,30 @@ class ConsensusDecider:
         self.agents = list(agents)
         self.coordinator = coordinator
         self.config = config.consensus
-        # The model's input groups (its feature contract); a model without them has every group.
-        groups = getattr(model, "input_groups", None)
-        self.input_groups: dict[str, bool] | None = dict(groups) if isinstance(groups, Mapping) else None
-        self._has_view = [_has_view(a, self.input_groups) for a in self.agents]
-        self.abstaining: tuple[str, ...] = tuple(a.name for a, v in zip(self.agents, self._has_view, strict=True)
-                                                 if not v)
-        # the one incomplete-row rule (features.contract), with the groups the model was trained on
-        self._required = np.asarray(required_positions(FEATURE_NAMES, self.input_groups), dtype=np.intp)
+        # The model's input groups (its feature contract; a model without them has every group) decide
+        # which agents have a view and the one incomplete-row rule (features.contract): _use_model.
+        self.input_groups: dict[str, bool] | None = None
+        self._has_view: list[bool] = []
+        self.abstaining: tuple[str, ...] = ()
         self._prev_signals: list[float] | None = None
         self._prev_regime = 0  # the coordinator's regime when _prev_signals were cast
+        self._use_model(model)
+
+    def _use_model(self, model: ProbaModel) -> None:
+        groups = getattr(model, "input_groups", None)
+        self.model = model
+        self.input_groups = dict(groups) if isinstance(groups, Mapping) else None
+        self._has_view = [_has_view(a, self.input_groups) for a in self.agents]
+        self.abstaining = tuple(a.name for a, v in zip(self.agents, self._has_view, strict=True) if not v)
+        self._required = np.asarray(required_positions(FEATURE_NAMES, self.input_groups), dtype=np.intp)
         # a model that can return the 3 probabilities as floats skips building an array per bar
         fast = getattr(model, "predict_proba3", None)
         self._proba3: Callable[[np.ndarray], tuple[float, float, float]] = fast if callable(fast) else self._proba
+
+    def swap_model(self, model: ProbaModel) -> None:
+        """Decide with ``model`` from the next bar on (the engine's hot-swap, between decisions); the
+        coordinator's weights and the pending votes carry over."""
+        self._use_model(model)
 
     @property
     def agent_names(self) -> tuple[str, ...]:
@@ -218,6 +229,7 @@ class DecisionCore:
         self.degraded = False
         self.degraded_bars = 0
         self.warming = False  # set by live_engine.decision.warmup.warm_up: bars only warm the coordinator
+        self.block_entries: str | None = None  # a reason code set by the engine (a stale feed): no new entries
         self.warm_bars = 0
         self._session: str | None = None
         self._bounds = (0, 0)
@@ -362,6 +374,8 @@ class DecisionCore:
             return tag, ""
         if direction == 0:
             return "none", ""
+        if self.block_entries:
+            return "denied", self.block_entries
         qty = 1
         denial = risk.check(ctx, OrderIntent(direction, qty, 0))
         if denial is not None:

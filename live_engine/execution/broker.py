@@ -15,6 +15,10 @@ Every price comes from the one cost and fill model (``costs.py``, ``docs/costs-a
   position returns to 0 every resting order is cancelled.
 - Fees: ``fee_per_contract`` R$ per contract per side. PnL in points and R$ (points * point value).
 - Client order ids are deterministic (``<prefix>-<seq>``); fill ids are unique (``<client id>-F<n>``).
+
+It implements :class:`live_engine.execution.protocol.Broker`. An optional ``listener``
+(:class:`~live_engine.execution.protocol.BrokerListener`) hears every order *before* it is queued at
+the simulated exchange (the engine journals the intent first), every status change and every fill.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from live_engine.execution import costs as fills_model
 from live_engine.execution.config import CostConfig
+from live_engine.execution.protocol import BrokerListener
 from market.instruments import Instrument
 
 MARKET, STOP, LIMIT = "market", "stop", "limit"
@@ -95,6 +101,7 @@ class PaperBroker:
     _pending: list[Order] = field(default_factory=list)  # market orders waiting for latency / a book
     _resting: list[Order] = field(default_factory=list)  # stop and limit orders
     _open: RoundTrip | None = None
+    listener: BrokerListener | None = None
 
     # ---- market data ------------------------------------------------------------------------
     # Each event first fills the market orders that arrived before it, against the book standing
@@ -131,6 +138,8 @@ class PaperBroker:
                       due_ns=fills_model.arrival_ns(ts_ns, self.config),
                       stop_ticks=stop_ticks, target_ticks=target_ticks)
         self.orders.append(order)
+        if self.listener is not None:
+            self.listener.on_order(order)  # the intent is journalled before the exchange sees the order
         self._pending.append(order)  # it fills on a later event, never at the decision's own time
         return order
 
@@ -141,6 +150,8 @@ class PaperBroker:
             if o.status == WORKING:
                 o.status = CANCELLED
                 n += 1
+                if self.listener is not None:
+                    self.listener.on_order_update(o)
         self._resting.clear()
         return n
 
@@ -151,6 +162,8 @@ class PaperBroker:
             if o.status == WORKING:
                 o.status = CANCELLED
                 n += 1
+                if self.listener is not None:
+                    self.listener.on_order_update(o)
         self._pending.clear()
         return n
 
@@ -206,6 +219,8 @@ class PaperBroker:
         self.fees += fee
         opened = self.position == 0
         self._apply(fill)
+        if self.listener is not None:
+            self.listener.on_fill(o, fill)
         if self.position == 0:
             self.cancel_resting()
         elif opened and (o.stop_ticks or o.target_ticks):
@@ -218,11 +233,15 @@ class PaperBroker:
             stop = Order(self._next_id(), ts_ns, side, entry.qty, STOP, price - entry.side * entry.stop_ticks * tick,
                          "stop")
             self.orders.append(stop)
+            if self.listener is not None:
+                self.listener.on_order(stop)
             self._resting.append(stop)
         if entry.target_ticks:
             target = Order(self._next_id(), ts_ns, side, entry.qty, LIMIT,
                            price + entry.side * entry.target_ticks * tick, "target")
             self.orders.append(target)
+            if self.listener is not None:
+                self.listener.on_order(target)
             self._resting.append(target)
 
     def _apply(self, f: Fill) -> None:
@@ -262,6 +281,12 @@ class PaperBroker:
             self._open = RoundTrip(f.side, abs(self.position), f.ts_ns, f.price, entry_client_id=f.client_id)
 
     # ---- accounting -------------------------------------------------------------------------
+    def account(self) -> dict[str, Any]:
+        """Position, average price, working orders and fill ids (``broker_state.account``)."""
+        from live_engine.execution.broker_state import account
+
+        return account(self)
+
     def unrealized_points(self, mark: float) -> float:
         return (mark - self.avg_price) * self.position if self.position else 0.0
 

@@ -1,0 +1,146 @@
+"""The engine process: ``python -m live_engine.service.main --feed sim --speed 60`` (the supervisor runs it).
+
+Exit codes: 0 safe stop (SIGTERM, ``qtml engine stop``, a finite feed played out); 2 bad input or
+configuration (not retried by the supervisor); anything else is a crash, restarted by the supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+from quantumtrader.errors import ConfigError, InputError
+from quantumtrader.logging import get_logger
+
+log = get_logger("live_engine.service.main")
+
+EXIT_OK, EXIT_CRASH, EXIT_INPUT = 0, 1, 2
+
+
+def make_feed(settings: Any, kind: str, speed: float | None) -> Any:
+    """The feed ``kind`` (replay | sim | zmq) at ``speed`` (None: live.feeds.speed)."""
+    cfg = settings.live.feeds
+    pace = cfg.speed if speed is None else speed
+    if kind == "replay":
+        from live_engine.feeds.replay import ReplayFeed
+
+        return ReplayFeed(settings, speed=pace)
+    if kind == "sim":
+        from live_engine.feeds.sim import SimFeed
+
+        return SimFeed(settings, sessions=cfg.sim_sessions, seed=cfg.sim_seed, speed=pace)
+    if kind == "zmq":
+        from live_engine.feeds.zmq_ingress import ZmqIngressFeed
+
+        return ZmqIngressFeed(cfg.ingress_endpoint, max_consecutive_bad=cfg.max_consecutive_bad)
+    raise InputError(f"unknown feed {kind!r}: one of replay, sim, zmq")
+
+
+def run(feed_kind: str | None, speed: float | None) -> int:
+    from live_engine.journal.journal import Journal
+    from live_engine.journal.paper_venue import PaperVenueStore
+    from live_engine.service.alerts import AlertManager
+    from live_engine.service.broadcast import Broadcaster
+    from live_engine.service.control import ControlServer, endpoint_for
+    from live_engine.service.metrics import EngineMetrics, write_metrics_file
+    from live_engine.service.startup import build_engine, config_snapshot, new_epoch, pidfile
+    from live_engine.service.swap import Shadow, Swapper
+    from quantumtrader.config import get_settings
+    from quantumtrader.runtime import bootstrap
+
+    settings = get_settings()
+    bootstrap(settings)
+    svc = settings.live.service
+    epoch = new_epoch()
+    broadcaster = Broadcaster(settings.live.zmq_pub_endpoint, epoch=epoch, hwm=svc.broadcast_hwm)
+    alerts = AlertManager(svc.alerts, broadcaster=broadcaster)
+    alert = alerts.raise_alert
+    journal, quarantined = Journal.open_or_quarantine(settings)
+    venue = PaperVenueStore.for_settings(settings)
+    start = journal.record_start(epoch, config_snapshot(settings))
+    if start.diff:
+        log.info("configuration changed since the previous start", data={"diff": start.diff})
+    feed = make_feed(settings, feed_kind or settings.live.feeds.default, speed)
+    engine, bundle = build_engine(settings, feed, epoch=epoch, journal=journal, venue=venue, quarantined=quarantined,
+                                  alert=alert, publish=broadcaster.publish)
+    metrics = EngineMetrics(account_capital=engine.core.config.risk.account_capital)
+    engine.metrics = metrics
+    metrics_path = settings.var_dir / "metrics" / "current_metrics.json"
+
+    def write_metrics() -> None:
+        snap = metrics.snapshot(engine)
+        write_metrics_file(metrics_path, snap)
+        broadcaster.publish("metrics", snap)
+        alerts.evaluate(snap)
+
+    engine.periodic["metrics"] = write_metrics
+    engine.timers.every["metrics"] = svc.metrics_every_s
+    if svc.record:
+        from live_engine.service.recording import Recorder
+
+        engine.recorder = Recorder(settings.lake_root, settings.market.symbol, epoch, flush_s=svc.record_flush_s)
+        engine.periodic["record"] = engine.recorder.flush_if_due
+        engine.timers.every["record"] = min(0.25, svc.record_flush_s)
+    from live_engine.journal.backup import backup
+
+    engine.periodic["backup"] = lambda: backup(journal, settings.var_dir / "backups", settings.live.journal.backup_keep)
+    engine.timers.every["backup"] = settings.live.journal.backup_every_minutes * 60.0
+    engine.timers.last["backup"] = __import__("time").monotonic()  # the first backup after one interval
+    from serving.bundle_cache import cache_dir
+
+    engine.swapper = Swapper(model_uri=svc.model_uri, tracking_uri=settings.mlflow_tracking_uri,
+                             current_version=str(bundle.version), poll_s=svc.champion_poll_s,
+                             serving_contract=None, cache=cache_dir(settings.var_dir), alert=alert).start()
+    if svc.shadow_challenger:
+        try:
+            from serving.bundle import load_bundle
+
+            ch = load_bundle(settings.live.backtest.model_uri, settings.mlflow_tracking_uri)
+            engine.shadow = Shadow(ch.predictor, str(ch.version))
+        except Exception as err:
+            alert("WARNING", "shadow_unavailable", f"no challenger to score in shadow: {err}")
+    prom = None
+    if svc.prometheus_port is not None:
+        from live_engine.service.metrics import start_prometheus
+
+        prom = start_prometheus(metrics, engine, svc.prometheus_port)
+    control = ControlServer(endpoint_for(svc.control_endpoint, settings.var_dir), engine.status).start()
+    engine.control = control
+    pid = pidfile(settings.var_dir)
+    signal.signal(signal.SIGTERM, lambda *_: engine.request_stop("SIGTERM"))
+    signal.signal(signal.SIGINT, lambda *_: engine.request_stop("SIGINT"))
+    print(f"engine ready: epoch {epoch}, model {bundle.uri}, feed {feed.name}, state {engine.state_name()}",
+          file=sys.stderr, flush=True)
+    try:
+        code = engine.run()
+        write_metrics()
+    finally:
+        engine.swapper.close()
+        control.close()
+        feed.close()
+        if prom is not None:
+            prom.close()
+        broadcaster.close()
+        journal.close()
+        venue.close()
+        if pid.exists() and pid.read_text().strip() == str(__import__("os").getpid()):
+            pid.unlink(missing_ok=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="live_engine.service.main")
+    p.add_argument("--feed", choices=("replay", "sim", "zmq"), default=None)
+    p.add_argument("--speed", type=float, default=None)
+    a = p.parse_args(argv)
+    try:
+        return run(a.feed, a.speed)
+    except (InputError, ConfigError) as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ import zmq
 
 from quantumtrader.errors import TransientError
 
-STATUS, STOP, EMERGENCY = "status", "stop", "emergency-stop"
-COMMANDS = (STATUS, STOP, EMERGENCY)
+STATUS, STOP, EMERGENCY, MODULES = "status", "stop", "emergency-stop", "modules"
+COMMANDS = (STATUS, STOP, EMERGENCY, MODULES)
 
 
 def default_endpoint(var_dir: Path) -> str:
@@ -81,6 +82,8 @@ class ControlServer:
                     self._send({"ok": True, **self.status_fn()})
                 except Exception as err:  # status must never kill the control thread
                     self._send({"ok": False, "error": f"status failed: {type(err).__name__}: {err}"})
+            elif name == MODULES:  # what the process imported (the engine must not import Prefect, Feast, ...)
+                self._send({"ok": True, "modules": sorted({m.split(".")[0] for m in list(sys.modules)})})
             elif name in COMMANDS:
                 cmd = Command(name, dict(req.get("args") or {}))
                 self.commands.put(cmd)

@@ -167,3 +167,27 @@ def emergency_stop() -> None:
     else:
         typer.echo(f"emergency stop: {r.get('cancelled')} order(s) cancelled, flatten order "
                    f"{r.get('flatten_order') or 'none (flat)'}; the engine is HALTED")
+
+
+@app.command("replay-check")
+def replay_check(
+    day: str = typer.Option(..., "--day", help="A session the engine traded (YYYY-MM-DD)."),
+    model_uri: str = typer.Option(None, "--model-uri", help="The version to replay (default: the one it traded)."),
+) -> None:
+    """Replay a day the engine recorded through the backtest and list where live and replay differ."""
+    from datetime import date
+
+    from live_engine.journal.journal import Journal
+    from live_engine.service.live_replay import compare_day
+    from quantumtrader.errors import InputError
+
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        raise InputError(f"--day {day!r}: give a date as YYYY-MM-DD") from None
+    s = get_settings()
+    journal = Journal.open(s.stores.journal_db_url, mode=s.live.journal.mode)
+    cmp = compare_day(s, d, model_uri=model_uri, journal=journal)
+    typer.echo("\n".join(cmp.lines()))
+    if not cmp.equal:
+        raise typer.Exit(1)

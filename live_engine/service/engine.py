@@ -184,8 +184,6 @@ class Engine:
             self._error(f"{type(err).__name__}: {err}")
         if self.persistence.dirty:
             self.persistence.commit(self.state_doc())
-        if self.clock.now_ns() < ts:
-            self.clock.advance_to(ts)
 
     def _bar(self, bar: BarClose) -> None:
         """A bar closed (called inside the feature engine): decide, journal, broadcast."""

@@ -91,6 +91,17 @@ def config_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str
     return lines
 
 
+def _redacted(value: Any) -> Any:
+    """``value`` with every URL password in its strings masked (``scheme://user:***@host``)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {str(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)  # SQLite keeps no zone: the journal writes UTC
 
@@ -201,7 +212,7 @@ class Journal:
     # ---- starts -----------------------------------------------------------------------------
     def record_start(self, epoch: str, config: Mapping[str, Any]) -> StartRecord:
         """Record an engine start: the config's SHA-256 (of its canonical JSON, URL passwords masked) and diff."""
-        canonical = redact(dumps(config))
+        canonical = dumps(_redacted(config))
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         now = utcnow()
         with self.engine.begin() as conn:

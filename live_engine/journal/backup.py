@@ -69,8 +69,8 @@ def _json_value(v: Any) -> Any:
 def _pg_dump(journal: Journal, tmp: Path) -> None:
     with journal.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
         tables = {name: [{k: _json_value(v) for k, v in row._mapping.items()}
-                         for row in conn.execute(sa.select(m.Base.metadata.tables[name]))]
-                  for name in m.TABLES}
+                         for row in conn.execute(sa.select(t).order_by(*t.primary_key.columns))]
+                  for name, t in ((n, m.Base.metadata.tables[n]) for n in m.TABLES)}
     doc = {"format": "quantumtrader-journal-backup", "schema_version": m.SCHEMA_VERSION, "mode": journal.mode,
            "tables": tables}
     tmp.write_text(json.dumps(doc, sort_keys=True, default=str), encoding="utf-8")

@@ -34,7 +34,7 @@ def test_an_order_is_an_intent_before_it_is_sent_and_journaling_it_again_changes
         assert math.isnan(o["price"])  # a market order has no price
         assert j.record_intent(order(1, stop_ticks=8, target_ticks=12)) is False  # a restart re-derives it: no-op
         assert len(j.orders()) == 1
-        with pytest.raises(InputError, match="QT-1.*already journaled with other fields.*qty 1 vs 2"):
+        with pytest.raises(InputError, match=r"QT-1.*already journaled with other fields.*qty 1 vs 2"):
             j.record_intent(order(1, qty=2))
         assert j.set_order_status("QT-1", "sent") and j.set_order_status("QT-1", "acked")
         assert [o["status"] for o in j.open_intents()] == ["acked"]

@@ -41,7 +41,7 @@ def test_each_mode_has_its_own_default_file_and_the_other_modes_file_is_refused(
     with Journal.for_settings(paper) as j:
         assert j.mode == "paper" and (var / "journal" / "paper.db").exists()
     crossed = load_settings(root=tmp_path, live={"journal": {"mode": "live", "url": Journal.url_for(paper)}})
-    with pytest.raises(InputError, match="is the paper journal but live.journal.mode is live"):
+    with pytest.raises(InputError, match=r"is the paper journal but live\.journal\.mode is live"):
         Journal.url_for(crossed)
     with pytest.raises(InputError, match="is the paper journal's file but mode is live"):
         Journal.open(Journal.url_for(paper), mode="live")
@@ -93,7 +93,7 @@ def test_open_or_quarantine_moves_the_damaged_file_and_returns_where_it_went(tmp
 
 def test_the_journal_and_the_paper_venue_never_share_a_database(journal_url: str) -> None:
     PaperVenueStore.open(journal_url).close()
-    with pytest.raises(InputError, match="is not a journal .*never share a database") as err:
+    with pytest.raises(InputError, match=r"is not a journal .*never share a database") as err:
         Journal.open(journal_url, mode="paper")
     assert not isinstance(err.value, JournalCorrupt)  # refused, not quarantined: the venue's book stays put
     PaperVenueStore.open(journal_url).close()

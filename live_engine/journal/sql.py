@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,21 @@ def _create_sqlite(path: Path, create: Callable[[Any], None]) -> None:
     fsync_dir(path.parent)
 
 
+class _Unreadable(Exception):
+    pass
+
+
+@contextmanager
+def _readable(path: Path | None) -> Iterator[None]:
+    """On a SQLite file, a read that fails past ``quick_check`` is damage too (``_Unreadable``)."""
+    try:
+        yield
+    except sa.exc.DatabaseError as err:
+        if path is None:
+            raise
+        raise _Unreadable(" ".join(str(getattr(err, "orig", err)).split())) from err
+
+
 def open_database(url: str, *, what: str, marker: str, foreign: str, create: Callable[[Any], None],
                   check: Callable[[Any], str | None]) -> Any:
     """Open (creating when absent) the database ``what`` at ``url`` whose schema has table ``marker``.
@@ -175,7 +191,7 @@ def open_database(url: str, *, what: str, marker: str, foreign: str, create: Cal
         if path is not None:
             problem = "the file is empty (0 bytes)" if path.stat().st_size == 0 else sqlite_problem(engine)
         if problem is None:
-            with engine.begin() as conn:
+            with _readable(path), engine.begin() as conn:
                 tables = table_names(conn)
                 if foreign in tables:
                     raise InputError(f"{redact(url)} is not a {what} (it has table {foreign!r}): the engine's "
@@ -187,6 +203,8 @@ def open_database(url: str, *, what: str, marker: str, foreign: str, create: Cal
                            else f"it has no {marker!r} table (truncated, or not a {what})")
             if problem and path is None:
                 raise InputError(f"{what} {redact(url)}: {problem}")
+    except _Unreadable as err:
+        problem = str(err)
     except BaseException:
         engine.dispose()
         raise

@@ -14,7 +14,7 @@ class JournalConfig(FrozenModel):
 
     mode: Literal["paper", "live"] = Field("paper", description="Trading mode; the journal records it and refuses "
                                                                 "to open for the other mode.")
-    url: str | None = Field(None, description="SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...); "
+    url: str | None = Field(None, description="SQLAlchemy URL (sqlite:///... or postgresql+psycopg2://...); "
                                               "default: sqlite var/journal/<mode>.db in WAL mode.")
     backup_every_minutes: int = Field(60, gt=0, description="State snapshot under var/backups/ this often.")
     backup_keep: int = Field(48, gt=0, description="Snapshots kept; older ones are deleted.")

@@ -137,7 +137,8 @@ class Settings(BaseSettings):
                 "mlflow_artifact_root": under(s.mlflow_artifact_root, mlflow_dir / "artifacts"),
                 "feast_repo": under(s.feast_repo, Path("feature_repo")),
                 "feast_dir": under(s.feast_dir, var / "feast"),
-                "journal_db_url": s.journal_db_url or f"sqlite:///{var / 'journal.db'}",
+                # one file per trading mode: paper and live state never share a database (live_engine/journal)
+                "journal_db_url": s.journal_db_url or f"sqlite:///{var / 'journal' / (self.live.journal.mode + '.db')}",
                 "promotions_db_url": s.promotions_db_url or f"sqlite:///{var / 'promotions.db'}",
                 "prefect_home": under(s.prefect_home, var / "prefect"),
                 "prefect_api_database_url": s.prefect_api_database_url

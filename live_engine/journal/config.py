@@ -10,11 +10,10 @@ from quantumtrader.frozen import FrozenModel
 
 
 class JournalConfig(FrozenModel):
-    """Where the engine's state lives. Paper and live state never share a database."""
+    """The engine's journal. Its URL is ``stores.journal_db_url`` (default sqlite ``var/journal/<mode>.db``,
+    WAL mode); paper and live state never share a database."""
 
     mode: Literal["paper", "live"] = Field("paper", description="Trading mode; the journal records it and refuses "
                                                                 "to open for the other mode.")
-    url: str | None = Field(None, description="SQLAlchemy URL (sqlite:///... or postgresql+psycopg2://...); "
-                                              "default: sqlite var/journal/<mode>.db in WAL mode.")
     backup_every_minutes: int = Field(60, gt=0, description="State snapshot under var/backups/ this often.")
     backup_keep: int = Field(48, gt=0, description="Snapshots kept; older ones are deleted.")

@@ -166,7 +166,7 @@ class Journal:
         if stored != mode:
             engine.dispose()
             raise InputError(f"journal {redact(url)} belongs to mode {stored!r}, not {mode!r}: paper and live state "
-                             "never share a database; set live.journal.mode or live.journal.url")
+                             "never share a database; set live.journal.mode or stores.journal_db_url")
         journal = cls(engine, url, mode)
         last = journal.last_start()
         journal._epoch = last.epoch if last else None
@@ -186,12 +186,12 @@ class Journal:
 
     @staticmethod
     def url_for(settings: Settings) -> str:
-        """``live.journal.url``, or the mode's default file under ``var_dir``; the other mode's default is refused."""
+        """``stores.journal_db_url`` (default: the mode's file under ``var_dir``); the other mode's is refused."""
         cfg = settings.live.journal
-        url = cfg.url or default_url(settings.var_dir, cfg.mode)
+        url = settings.stores.journal_db_url or default_url(settings.var_dir, cfg.mode)
         other = MODES[1 - MODES.index(cfg.mode)]
         if url == default_url(settings.var_dir, other):
-            raise InputError(f"live.journal.url {url} is the {other} journal but live.journal.mode is {cfg.mode}: "
+            raise InputError(f"stores.journal_db_url {url} is the {other} journal but live.journal.mode is {cfg.mode}: "
                              "paper and live state never share a database")
         return url
 

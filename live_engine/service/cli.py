@@ -186,7 +186,7 @@ def replay_check(
     except ValueError:
         raise InputError(f"--day {day!r}: give a date as YYYY-MM-DD") from None
     s = get_settings()
-    journal = Journal.open(s.stores.journal_db_url, mode=s.live.journal.mode)
+    journal = Journal.for_settings(s)
     cmp = compare_day(s, d, model_uri=model_uri, journal=journal)
     typer.echo("\n".join(cmp.lines()))
     if not cmp.equal:

@@ -57,7 +57,7 @@ def run(feed_kind: str | None, speed: float | None) -> int:
     broadcaster = Broadcaster(settings.live.zmq_pub_endpoint, epoch=epoch, hwm=svc.broadcast_hwm)
     alerts = AlertManager(svc.alerts, broadcaster=broadcaster)
     alert = alerts.raise_alert
-    journal, quarantined = Journal.open_or_quarantine(settings)
+    journal, quarantined = Journal.open_or_quarantine(Journal.url_for(settings), mode=settings.live.journal.mode)
     venue = PaperVenueStore.for_settings(settings)
     start = journal.record_start(epoch, config_snapshot(settings))
     if start.diff:

@@ -23,7 +23,7 @@ def test_default_stores_all_live_under_var(tmp_path: Path) -> None:
     assert s.var_dir == var
     assert s.lake_root == var / "lake"
     assert s.mlflow_tracking_uri == f"sqlite:///{var / 'mlflow' / 'mlflow.db'}"
-    assert s.stores.journal_db_url == f"sqlite:///{var / 'journal.db'}"
+    assert s.stores.journal_db_url == f"sqlite:///{var / 'journal' / 'paper.db'}"
     assert str(s.stores.prefect_api_database_url).endswith(str(var / "prefect" / "prefect.db"))
 
 

@@ -40,7 +40,8 @@ def test_each_mode_has_its_own_default_file_and_the_other_modes_file_is_refused(
     assert Journal.url_for(live) == f"sqlite:///{var / 'journal' / 'live.db'}"
     with Journal.for_settings(paper) as j:
         assert j.mode == "paper" and (var / "journal" / "paper.db").exists()
-    crossed = load_settings(root=tmp_path, live={"journal": {"mode": "live", "url": Journal.url_for(paper)}})
+    crossed = load_settings(root=tmp_path, live={"journal": {"mode": "live"}},
+                            stores={"journal_db_url": Journal.url_for(paper)})
     with pytest.raises(InputError, match=r"is the paper journal but live\.journal\.mode is live"):
         Journal.url_for(crossed)
     with pytest.raises(InputError, match="is the paper journal's file but mode is live"):

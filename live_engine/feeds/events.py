@@ -51,6 +51,8 @@ class FeedStats:
     consecutive_bad: int = 0  # malformed or bad in a row; reset by a good event
     gaps: int = 0  # sequence numbers skipped on the ingress (messages lost before the engine)
     last_event_ns: int = 0  # wall clock (time.time_ns) of the last good event
+    heartbeats: int = 0  # ingress heartbeats (liveness only: not events, not in ``received``)
+    last_heartbeat_ns: int = 0  # wall clock of the last heartbeat
     reasons: dict[str, int] = field(default_factory=dict)  # drop reason -> count
 
 

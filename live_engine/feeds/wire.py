@@ -128,12 +128,17 @@ def _side(obj: dict[str, Any], px_key: str, qty_key: str) -> tuple[list[float], 
         raise WireError("wrong_type", f"fields {px_key!r} and {qty_key!r} must be arrays")
     if len(px) != len(qty) or len(px) > BOOK_LEVELS:
         raise WireError("bad_value", f"{px_key!r} and {qty_key!r} must have the same length, at most {BOOK_LEVELS}")
-    prices = [math.nan if p is None else _num(p, px_key) for p in px]
+    prices: list[float] = []
     sizes: list[float] = []
-    for p, q in zip(px, qty, strict=True):
+    for p, q in zip(px, qty, strict=True):  # one pass, no call per level: a book is 20 values
         if type(q) is not int:
             raise WireError("wrong_type", f"{qty_key!r} entries must be integers")
-        sizes.append(0.0 if p is None else float(q))
+        if p is None:
+            prices.append(math.nan)
+            sizes.append(0.0)
+            continue
+        prices.append(p if type(p) is float else _num(p, px_key))
+        sizes.append(float(q))
     pad = BOOK_LEVELS - len(px)
     return prices + [math.nan] * pad, sizes + [0.0] * pad
 

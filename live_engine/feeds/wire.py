@@ -41,6 +41,8 @@ class WireError(ValueError):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
+        self.pub: str | None = None  # set when the envelope was readable: the message still counts in
+        self.seq: int | None = None  # its publisher's sequence (it arrived: not a gap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,16 @@ def decode_envelope(frames: Sequence[bytes]) -> Envelope:
         raise WireError("not_json", f"payload is not UTF-8 JSON ({err})") from None
     if type(obj) is not dict:
         raise WireError("not_object", "payload must be a JSON object")
-    pub, seq, ts = _str(obj, "pub"), _int(obj, "seq", 0), _int(obj, "ts_ns")
+    pub, seq = _str(obj, "pub"), _int(obj, "seq", 0)
+    try:
+        return Envelope(pub, seq, _body(topic, obj, pub, seq))
+    except WireError as err:
+        err.pub, err.seq = pub, seq
+        raise
+
+
+def _body(topic: bytes, obj: dict[str, Any], pub: str, seq: int) -> Event | Heartbeat:
+    ts = _int(obj, "ts_ns")
     body: Event | Heartbeat
     if topic == TOPIC_TRADE:
         body = Trade(ts, _str(obj, "symbol"), _int(obj, "trade_id"), _num(_get(obj, "price"), "price"),
@@ -173,7 +184,7 @@ def decode_envelope(frames: Sequence[bytes]) -> Envelope:
         body = Heartbeat(pub, seq, ts)
     else:
         raise WireError("bad_topic", f"topic {topic[:40]!r} is not one of trade, book, heartbeat")
-    return Envelope(pub, seq, body)
+    return body
 
 
 def decode(frames: Sequence[bytes]) -> Event | Heartbeat:

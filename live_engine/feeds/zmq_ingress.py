@@ -110,6 +110,8 @@ class ZmqIngressFeed:
             pub, seq, body = decode_envelope(frames)
         except WireError as err:
             self.gate.malformed(err.code)
+            if err.pub is not None and err.seq is not None:
+                self._sequence(err.pub, err.seq)
             return None
         self._sequence(pub, seq)
         if isinstance(body, Heartbeat):

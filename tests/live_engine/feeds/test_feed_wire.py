@@ -133,3 +133,12 @@ def test_mutated_valid_messages_never_raise_anything_but_wire_error(msg, data):
     elif how == "truncate":
         new = new[: data.draw(st.integers(0, len(new) - 1))]
     _decodes_or_wire_error([topic, new])  # stdlib json: integers past 64 bits and NaN literals reach decode
+
+
+def test_a_malformed_body_with_a_readable_envelope_keeps_its_publisher_and_sequence():
+    with pytest.raises(WireError) as err:
+        decode([TOPIC_TRADE, _trade_payload(price=None)])  # a NaN price: JSON has none, an encoder writes null
+    assert (err.value.code, err.value.pub, err.value.seq) == ("wrong_type", "p", 1)
+    with pytest.raises(WireError) as err:
+        decode([TOPIC_TRADE, b"{not json"])
+    assert err.value.pub is None and err.value.seq is None

@@ -59,10 +59,13 @@ class FeedStats:
 class Feed(Protocol):
     """A source of market events. ``poll`` never blocks longer than ``timeout_s`` (the engine's loop also
     serves the control socket, timers and the stale-feed check), and returns the events whose time has come
-    (in order, possibly none). ``exhausted`` is true once a finite feed (replay, sim) has nothing left."""
+    (in order, possibly none). ``exhausted`` is true once a finite feed (replay, sim) has nothing left.
+    ``speed`` is the pace (event seconds per wall second; 1 for the ingress, 0 = flat out): the engine
+    judges a stale feed in event time, i.e. wall time x speed."""
 
     name: str
     stats: FeedStats
+    speed: float
 
     def poll(self, timeout_s: float) -> list[Event]: ...
 

@@ -49,6 +49,14 @@ class PublishResult:
                 f"{self.msg_per_s:,.0f} msg/s to {self.endpoint} as {self.pub} (seq {self.first_seq}..{self.last_seq})")
 
 
+def _shut(ctx: zmq.Context, sock: zmq.Socket, linger_s: float) -> bool:
+    """Close, waiting up to ``linger_s`` for queued messages to leave; False when some were still queued."""
+    sock.close(linger=int(linger_s * 1000))
+    t0 = time.monotonic()
+    ctx.term()  # returns when every message has left, or at the linger
+    return linger_s == 0 or time.monotonic() - t0 < linger_s * 0.99
+
+
 def default_pub() -> str:
     """A publisher id naming this host and process (a restarted publisher is a new sequence)."""
     return f"qtml-publish@{socket.gethostname()}:{os.getpid()}"
@@ -61,7 +69,8 @@ def publish(settings: Settings, *, sessions: int | Sequence[date] | None = None,
     """Send the sessions (default the last ``live.feeds.replay_sessions``) to ``endpoint`` (default
     ``live.feeds.ingress_endpoint``) at ``speed`` (default ``live.feeds.speed``). ``progress(sessions done,
     messages sent)`` is called after each session. Waits up to ``flush_timeout_s`` for the last messages
-    to leave (PUSH holds them until an ingress is there), else raises :class:`TransientError`."""
+    to leave (PUSH holds them until an ingress is there), and as long for room in a full send queue;
+    past that raises :class:`TransientError` (no ingress, or an engine that stopped reading)."""
     cfg = settings.live.feeds
     symbol = symbol or settings.market.symbol
     endpoint = endpoint or cfg.ingress_endpoint
@@ -71,6 +80,7 @@ def publish(settings: Settings, *, sessions: int | Sequence[date] | None = None,
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PUSH)
     sock.setsockopt(zmq.SNDHWM, 100_000)
+    sock.setsockopt(zmq.SNDTIMEO, int(flush_timeout_s * 1000))  # a full queue this long: nobody is reading
     sock.connect(endpoint)
     send = sock.send_multipart
     seq, n_trades, n_books, n_hb, done = first_seq, 0, 0, 0, -1
@@ -102,11 +112,14 @@ def publish(settings: Settings, *, sessions: int | Sequence[date] | None = None,
         seq += 1
         if progress is not None:
             progress(len(days), seq - first_seq)
-    finally:
-        sock.close(linger=int(flush_timeout_s * 1000))
-        t_term = time.monotonic()
-        ctx.term()  # returns when every message has left, or at the linger
-        stuck = time.monotonic() - t_term >= flush_timeout_s * 0.99
+    except zmq.Again:
+        _shut(ctx, sock, 0.0)
+        raise TransientError(f"the ingress at {endpoint} took nothing for {flush_timeout_s:.0f} s after "
+                             f"{seq - first_seq:,} messages: is the engine running with the zmq feed?") from None
+    except BaseException:
+        _shut(ctx, sock, 0.0)
+        raise
+    stuck = not _shut(ctx, sock, flush_timeout_s)
     seconds = time.perf_counter() - t0
     if stuck:
         raise TransientError(f"messages still queued after {flush_timeout_s:.0f} s: no ingress at {endpoint}? "

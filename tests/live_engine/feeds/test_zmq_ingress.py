@@ -132,3 +132,28 @@ def test_a_non_loopback_bind_is_refused_unless_allowed(endpoint):
 def test_a_taken_port_is_one_config_error(ingress):
     with pytest.raises(ConfigError, match="cannot bind"):
         ZmqIngressFeed(ingress.bound)
+
+
+def test_publishing_to_nobody_fails_in_the_flush_timeout_with_one_clear_error(settings):
+    from live_engine.feeds.publish import publish
+    from quantumtrader.errors import TransientError
+
+    lake = Lake(settings.lake_root)
+    for s in simulate(1, date(2026, 1, 5), seed=4, trades_per_session=200):
+        lake.write_day("trades", "WDO", s.day, s.trades)
+    probe = ZmqIngressFeed("tcp://127.0.0.1:0")
+    free = probe.bound
+    probe.close()  # a port nobody listens on
+    t0 = time.monotonic()
+    with pytest.raises(TransientError, match="no ingress at"):
+        publish(settings, sessions=1, speed=0, endpoint=free, flush_timeout_s=0.5)
+    assert time.monotonic() - t0 < 5
+
+
+def test_an_empty_lake_is_one_line_exit_2(settings):
+    proc = subprocess.run([sys.executable, "-m", "quantumtrader.cli", "feed", "publish", "--endpoint",
+                           "tcp://127.0.0.1:1"], cwd=REPO, env={**os.environ, "QT_ROOT": str(settings.root)},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "no trades for WDO in the lake" in errors[0], proc.stderr

@@ -14,6 +14,7 @@ import typer
 
 from features.cli import app as features_app
 from live_engine.cli import backtest
+from live_engine.feeds.cli import app as feed_app
 from live_engine.service.cli import app as engine_app
 from market.cli import ingest, simulate
 from quantumtrader.config import Settings, get_settings
@@ -104,6 +105,7 @@ app.command("train")(train)
 app.command("backtest")(backtest)
 app.add_typer(model_app, name="model")
 app.add_typer(engine_app, name="engine")
+app.add_typer(feed_app, name="feed", help="Market data feeds: publish lake sessions to the engine's ZMQ ingress.")
 app.add_typer(ui_app, name="ui")
 
 

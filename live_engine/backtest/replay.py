@@ -29,8 +29,9 @@ from live_engine.decision.coordinator import HedgeCoordinator
 from live_engine.decision.core import ConsensusDecider, DecisionCore, ProbaModel, ScriptedDecider
 from live_engine.decision.warmup import WarmupPlan, bars_in_session, plan_warmup, warm_up
 from live_engine.execution.costs import aggressor_sides
+from live_engine.feeds.replay import lake_days, read_lake_day
+from live_engine.feeds.tape import Tape
 from market.instruments import get_instrument
-from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
 from quantumtrader.clock import SimulatedClock
 from quantumtrader.config import Settings
 from quantumtrader.errors import InputError
@@ -63,8 +64,6 @@ class ReplayStats:
     bar_latency_cpu_ns: list[int] = field(default_factory=list)  # thread CPU time, per bar
 
 
-_BOOK_COLS = [*BID_PX, *BID_QTY, *ASK_PX, *ASK_QTY]
-
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
@@ -81,24 +80,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _merge_cuts(t_ts: np.ndarray, b_ts: np.ndarray) -> list[int]:
-    """For each book snapshot, how many trades the time-ordered merge plays before it (trades first
-    on equal timestamps): the first trade index ``>=`` the previous cut whose ts is ``>`` the snapshot's."""
-    if len(t_ts) < 2 or bool(np.all(t_ts[1:] >= t_ts[:-1])):
-        cut: list[int] = np.maximum.accumulate(np.searchsorted(t_ts, b_ts, side="right")).tolist()
-        return cut
-    t, nt, i, out = t_ts.tolist(), len(t_ts), 0, []  # unsorted tape (late trades): merge step by step
-    for b in b_ts.tolist():
-        while i < nt and t[i] <= b:
-            i += 1
-        out.append(i)
-    return out
-
-
-def _ts_ns(col: pd.Series) -> np.ndarray:
-    return np.asarray(pd.DatetimeIndex(col).as_unit("ns").asi8, dtype=np.int64)
 
 
 def build_core(
@@ -213,48 +194,23 @@ def replay(core: DecisionCore, sessions: Sequence[SessionData], settings: Settin
 
 def _play(s: SessionData, e_trade: Callable[..., int], e_book: Callable[[int, list[float]], int],
           c_trade: Callable[[int, float, int], None], c_book: Callable[[int, list[float]], None]) -> tuple[int, int]:
-    """Feed one session's trades and book snapshots, merged in time order, to the feature engine
-    (``e_*``) and the core (``c_*``: each print with its aggressor side, each snapshot as its packed
-    row). Returns (trades, book snapshots)."""
-    tr = s.trades
-    t_ts = _ts_ns(tr["ts"])
-    t_ts_l = t_ts.tolist()
-    t_px = tr["price"].to_numpy(np.float64).tolist()
-    t_q = tr["qty"].to_numpy(np.int64).tolist()
-    tt = tr["trade_type"].to_numpy(np.int64)
-    t_tt = tt.tolist()
-    t_side = aggressor_sides(tt).tolist()
-    t_b = tr["buyer"].to_numpy(np.int64).tolist()
-    t_s = tr["seller"].to_numpy(np.int64).tolist()
-    levels: list[list[float]] = []
-    cut: list[int] = []
-    b_ts_l: list[int] = []
-    if s.book is not None and len(s.book):
-        b_ts = _ts_ns(s.book["ts"])
-        lv = s.book[_BOOK_COLS].to_numpy(np.float64)
-        # one packed 20-value row per snapshot (the engine and the broker keep it as their book: no
-        # per-event tuple), and how many trades the merge plays before each snapshot
-        levels = lv.tolist()
-        cut = _merge_cuts(t_ts, b_ts)
-        b_ts_l = b_ts.tolist()
-    nt, nb = len(t_ts_l), len(b_ts_l)
-    start = 0
-    for j in range(nb):
-        stop = cut[j]
+    """Feed one session's trades and book snapshots, merged in time order (:meth:`Tape.runs`, the order
+    the feeds play too), to the feature engine (``e_*``) and the core (``c_*``: each print with its
+    aggressor side, each snapshot as its packed row). Returns (trades, book snapshots)."""
+    tape = Tape.of(s.trades, s.book)
+    t_ts_l, t_px, t_q, t_tt, t_b, t_s = tape.ts, tape.price, tape.qty, tape.trade_type, tape.buyer, tape.seller
+    t_side = aggressor_sides(s.trades["trade_type"].to_numpy(np.int64)).tolist()
+    b_ts_l, levels = tape.book_ts, tape.levels
+    for start, stop, j in tape.runs():
         for i in range(start, stop):
             ts, px = t_ts_l[i], t_px[i]
             e_trade(ts, px, t_q[i], t_tt[i], t_b[i], t_s[i])
             c_trade(ts, px, t_side[i])
-        if stop > start:
-            start = stop
-        ts = b_ts_l[j]
-        e_book(ts, levels[j])
-        c_book(ts, levels[j])
-    for i in range(start, nt):
-        ts, px = t_ts_l[i], t_px[i]
-        e_trade(ts, px, t_q[i], t_tt[i], t_b[i], t_s[i])
-        c_trade(ts, px, t_side[i])
-    return nt, nb
+        if j >= 0:
+            ts = b_ts_l[j]
+            e_book(ts, levels[j])
+            c_book(ts, levels[j])
+    return len(t_ts_l), len(b_ts_l)
 
 
 def order_list_hash(core: DecisionCore) -> str:
@@ -272,27 +228,12 @@ def _read_sessions(settings: Settings, days: Sequence[date]) -> list[SessionData
 
     lake, symbol = Lake(settings.lake_root), settings.market.symbol
     book_days = set(lake.days("book", symbol))
-    return [SessionData(d, lake.read_day("trades", symbol, d).sort_values("ts", kind="stable"),
-                        lake.read_day("book", symbol, d).sort_values("ts", kind="stable") if d in book_days else None)
-            for d in days]
+    return [SessionData(d, *read_lake_day(lake, symbol, d, d in book_days)) for d in days]
 
 
 def load_lake_sessions(settings: Settings, sessions: Sequence[date] | int) -> list[SessionData]:
     """Sessions from the lake: explicit dates, or the last N days that have trades."""
-    from market.lake import Lake
-
-    lake, symbol = Lake(settings.lake_root), settings.market.symbol
-    available = lake.days("trades", symbol)
-    if isinstance(sessions, int):
-        if not available:
-            raise InputError(f"no trades for {symbol} in the lake at {settings.lake_root}: run `qtml ingest` first")
-        days = available[-sessions:]
-    else:
-        missing = [d for d in sessions if d not in available]
-        if missing:
-            raise InputError(f"sessions {[d.isoformat() for d in missing]} have no trades for {symbol} in the lake")
-        days = sorted(sessions)
-    return _read_sessions(settings, days)
+    return _read_sessions(settings, lake_days(settings, sessions))
 
 
 def load_warmup_sessions(settings: Settings, first_day: date) -> tuple[WarmupPlan, list[SessionData]]:

@@ -27,3 +27,10 @@ class FeedsConfig(FrozenModel):
                                               "(or `qtml feed publish`) connects a PUSH socket to it.")
     max_consecutive_bad: int = Field(50, gt=0, description="Malformed messages or bad ticks in a row that halt "
                                                            "trading (each one is dropped and counted).")
+    max_ts_regress_ms: float = Field(0.0, ge=0.0, description="An event this much (ms) older than the latest of "
+                                                              "its kind (trades, book) is dropped as out of order; "
+                                                              "0 = the ingest's rule (never earlier).")
+    ingress_allow_any_interface: bool = Field(False, description="Let the ingress bind a non-loopback address "
+                                                                 "(0.0.0.0, a LAN IP): only behind a firewall.")
+    poll_max_events: int = Field(10_000, gt=0, description="Events one poll returns at most (the engine loop "
+                                                           "also serves control and timers).")

@@ -51,16 +51,21 @@ class FeedStats:
     consecutive_bad: int = 0  # malformed or bad in a row; reset by a good event
     gaps: int = 0  # sequence numbers skipped on the ingress (messages lost before the engine)
     last_event_ns: int = 0  # wall clock (time.time_ns) of the last good event
+    heartbeats: int = 0  # ingress heartbeats (liveness only: not events, not in ``received``)
+    last_heartbeat_ns: int = 0  # wall clock of the last heartbeat
     reasons: dict[str, int] = field(default_factory=dict)  # drop reason -> count
 
 
 class Feed(Protocol):
     """A source of market events. ``poll`` never blocks longer than ``timeout_s`` (the engine's loop also
     serves the control socket, timers and the stale-feed check), and returns the events whose time has come
-    (in order, possibly none). ``exhausted`` is true once a finite feed (replay, sim) has nothing left."""
+    (in order, possibly none). ``exhausted`` is true once a finite feed (replay, sim) has nothing left.
+    ``speed`` is the pace (event seconds per wall second; 1 for the ingress, 0 = flat out): the engine
+    judges a stale feed in event time, i.e. wall time x speed."""
 
     name: str
     stats: FeedStats
+    speed: float
 
     def poll(self, timeout_s: float) -> list[Event]: ...
 

@@ -26,7 +26,7 @@ def make_feed(settings: Any, kind: str, speed: float | None) -> Any:
     if kind == "replay":
         from live_engine.feeds.replay import ReplayFeed
 
-        return ReplayFeed(settings, speed=pace)
+        return ReplayFeed(settings, sessions=cfg.replay_sessions, speed=pace)
     if kind == "sim":
         from live_engine.feeds.sim import SimFeed
 
@@ -34,7 +34,7 @@ def make_feed(settings: Any, kind: str, speed: float | None) -> Any:
     if kind == "zmq":
         from live_engine.feeds.zmq_ingress import ZmqIngressFeed
 
-        return ZmqIngressFeed(cfg.ingress_endpoint, max_consecutive_bad=cfg.max_consecutive_bad)
+        return ZmqIngressFeed.from_settings(settings)
     raise InputError(f"unknown feed {kind!r}: one of replay, sim, zmq")
 
 

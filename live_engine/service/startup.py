@@ -117,9 +117,10 @@ def _warm(engine: Engine, settings: Settings, first_day: date, resume_after_ns: 
 
 
 def first_traded_day(settings: Settings, feed: Feed) -> date:
-    first = getattr(feed, "first_day", None)
-    if isinstance(first, date):
-        return first
+    """The first session the feed plays (replay, sim), or tomorrow (a live ingress: every lake day warms)."""
+    days = getattr(feed, "days", None)
+    if days:
+        return date.fromisoformat(str(days[0])) if not isinstance(days[0], date) else days[0]
     return datetime.now(UTC).date() + timedelta(days=1)
 
 

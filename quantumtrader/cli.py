@@ -14,6 +14,7 @@ import typer
 
 from features.cli import app as features_app
 from live_engine.cli import backtest
+from live_engine.service.cli import app as engine_app
 from market.cli import ingest, simulate
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
@@ -102,6 +103,7 @@ app.add_typer(features_app, name="features", help="Build qt65_v1 features and ma
 app.command("train")(train)
 app.command("backtest")(backtest)
 app.add_typer(model_app, name="model")
+app.add_typer(engine_app, name="engine")
 app.add_typer(ui_app, name="ui")
 
 

@@ -47,7 +47,7 @@ def format_line(msg: Message) -> str:
     """``fills     #812  fill_id=F-3 side=buy qty=1 price=5123.5``."""
     data = msg.data if isinstance(msg.data, Mapping) else {"data": msg.data}
     keys = [k for k in KEY_FIELDS.get(msg.topic, ()) if k in data]
-    keys += [k for k, v in data.items() if k not in keys and not isinstance(v, list | dict)]
+    keys += [k for k, v in data.items() if k not in keys and k != "ts_ns" and not isinstance(v, list | dict)]
     fields = " ".join(f"{k}={_fmt(data[k])}" for k in keys[:MAX_FIELDS])
     return f"{msg.topic:<9} #{msg.seq:<6} {fields}".rstrip()
 

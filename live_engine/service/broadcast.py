@@ -1,8 +1,12 @@
 """The engine's broadcast: a ZMQ PUB socket that never makes the engine wait (docs/engine-monitoring.md).
 
-Every message is two frames, ``[topic, envelope]``; the envelope is JSON::
+Every message is one frame, the topic, a space and the JSON envelope::
 
-    {"v": 1, "epoch": "...", "seq": 812, "topic_seq": 40, "topic": "fills", "ts_ns": ..., "data": {...}}
+    fills {"v": 1, "epoch": "...", "seq": 812, "topic_seq": 40, "topic": "fills", "ts_ns": ..., "data": {...}}
+
+(one frame, not ``[topic, envelope]`` frames: libzmq 4.3.5 aborted the process, "Resource temporarily
+unavailable (src/session_base.cpp:233)", when a PUB and a slow SUB holding half-read multipart messages
+were closed in one process; single frames leave no half-read message to clean up.)
 
 ``seq`` counts every message the engine publishes (all topics, strictly increasing, from 1);
 ``topic_seq`` counts that topic's messages, so a subscriber to some topics only can still tell a loss
@@ -144,7 +148,7 @@ class Broadcaster:
                             "topic_seq": self._topic_seq[topic], "topic": topic, "ts_ns": time.time_ns(),
                             "data": payload})
             try:
-                self._sock.send_multipart((topic.encode(), body), flags=zmq.NOBLOCK)
+                self._sock.send(topic.encode() + b" " + body, flags=zmq.NOBLOCK)
             except zmq.Again:
                 self._dropped += 1
                 return False
@@ -210,8 +214,8 @@ class Subscriber:
         self._sock.setsockopt(zmq.RCVHWM, rcvhwm)
         self._sock.setsockopt(zmq.LINGER, 0)
         for topic in wanted:
-            # the frame is the exact topic name; a prefix match cannot mix topics since none prefixes another
-            self._sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+            # the topic and its separator: a prefix that matches that topic only
+            self._sock.setsockopt(zmq.SUBSCRIBE, topic.encode() + b" ")
         self._sock.connect(endpoint)
         self.endpoint = endpoint
         self.stats = SubscriberStats()
@@ -225,14 +229,13 @@ class Subscriber:
             left = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             if not self._sock.poll(left):
                 return None
-            frames = self._sock.recv_multipart()
-            msg = self._accept(frames)
+            msg = self._accept(self._sock.recv())
             if msg is not None:
                 return msg
 
-    def _accept(self, frames: list[bytes]) -> Message | None:
+    def _accept(self, frame: bytes) -> Message | None:
         try:
-            topic_b, raw = frames
+            topic_b, _, raw = frame.partition(b" ")
             env = orjson.loads(raw)
             topic, epoch, seq, topic_seq = env["topic"], str(env["epoch"]), int(env["seq"]), int(env["topic_seq"])
             if env.get("v") != ENVELOPE_VERSION or topic.encode() != topic_b:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import statistics
 import time
 
 import numpy as np
@@ -58,11 +59,11 @@ def test_a_subscriber_receives_every_topic_in_order_with_the_epoch():
     assert b.stats.sent == b.stats.seq and b.stats.dropped == 0
 
 
-def test_the_envelope_is_versioned_json_with_the_topic_frame():
+def test_a_message_is_one_frame_topic_space_versioned_json():
     with Broadcaster(ANY_PORT, "e-env", hwm=100) as b:
         ctx = zmq.Context.instance()
         raw = ctx.socket(zmq.SUB)
-        raw.setsockopt(zmq.SUBSCRIBE, b"fills")
+        raw.setsockopt(zmq.SUBSCRIBE, b"fills ")
         raw.connect(b.endpoint)
         try:
             deadline = time.monotonic() + 5
@@ -70,11 +71,13 @@ def test_the_envelope_is_versioned_json_with_the_topic_frame():
                 b.publish("fills", {"fill_id": "F-1", "qty": 1})
                 if raw.poll(20):
                     break
-            topic, body = raw.recv_multipart()
+            frames = raw.recv_multipart()
         finally:
             raw.close(0)
     import json
 
+    assert len(frames) == 1
+    topic, _, body = frames[0].partition(b" ")
     env = json.loads(body)
     assert topic == b"fills"
     assert set(env) == {"v", "epoch", "seq", "topic_seq", "topic", "ts_ns", "data"}
@@ -126,18 +129,23 @@ def _publish_n(b: Broadcaster, n: int) -> float:
 
 def test_a_slow_subscriber_does_not_slow_the_engine_and_sees_its_losses_as_gaps():
     n = 200_000
-    with Broadcaster(ANY_PORT, "alone", hwm=100) as b:
-        alone = _publish_n(b, n)
-    with Broadcaster(ANY_PORT, "slow", hwm=100) as b, Subscriber(b.endpoint, ["fills", "metrics"], rcvhwm=100) as sub:
-        join(b, sub)
-        slow = _publish_n(b, n)  # the subscriber reads nothing meanwhile
-        stats = b.stats
-        got = [m for m in drain(sub) if m.topic == "fills"]
-    print(f"200k publishes: {n / alone:,.0f} msg/s alone, {n / slow:,.0f} msg/s with a slow subscriber")
-    assert slow < max(1.5 * alone, alone + 1.0), (alone, slow)
+    alone, slow = [], []
+    for _ in range(3):  # interleaved, medians: the machine's other load hits both alike
+        with Broadcaster(ANY_PORT, "alone", hwm=100) as b:
+            alone.append(_publish_n(b, n))
+        with Broadcaster(ANY_PORT, "slow", hwm=100) as b, \
+                Subscriber(b.endpoint, ["fills", "metrics"], rcvhwm=100) as sub:
+            join(b, sub)
+            slow.append(_publish_n(b, n))  # the subscriber reads nothing meanwhile
+            stats = b.stats
+            got = [m for m in drain(sub) if m.topic == "fills"]
+    t_alone, t_slow = statistics.median(alone), statistics.median(slow)
+    print(f"200k publishes: {n / t_alone:,.0f} msg/s alone, {n / t_slow:,.0f} msg/s with a slow subscriber")
+    assert t_slow < 2.5 * t_alone, (alone, slow)  # measured 0.9 to 1.7 times on 2 busy cores
     # PUB drops silently per subscriber: the socket accepted every message ...
     assert stats.dropped == 0 and stats.sent == stats.seq
-    # ... and the subscriber, which kept only its queues' worth, counts the rest as lost
+    # ... and the subscriber, which kept only its queues' worth, counts the rest as lost (the messages after
+    # the last one it received are lost too, but no later message shows it)
     assert len(got) < n and sub.stats.lost > 0 and sub.stats.gaps > 0
     assert len(got) + sub.stats.lost == got[-1].topic_seq - got[0].topic_seq + 1
 
@@ -188,11 +196,11 @@ def test_malformed_messages_are_counted_and_skipped():
             good = (b'{"v":1,"epoch":"e","seq":1,"topic_seq":1,"topic":"fills","ts_ns":1,"data":{}}')
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and sub.recv(timeout_ms=20) is None:
-                pub.send_multipart([b"fills", good])
-            pub.send_multipart([b"fills", b"not json"])
-            pub.send_multipart([b"fills", b'{"v":2,"epoch":"e","seq":2,"topic_seq":2,"topic":"fills"}'])
-            pub.send_multipart([b"fills", b"{}", b"third frame"])
-            pub.send_multipart([b"fills", good.replace(b'"seq":1,"topic_seq":1', b'"seq":9,"topic_seq":9')])
+                pub.send(b"fills " + good)
+            pub.send(b"fills not json")
+            pub.send(b'fills {"v":2,"epoch":"e","seq":2,"topic_seq":2,"topic":"fills"}')
+            pub.send(b"fills " + good.replace(b'"topic":"fills"', b'"topic":"orders"'))  # frame and envelope differ
+            pub.send(b"fills " + good.replace(b'"seq":1,"topic_seq":1', b'"seq":9,"topic_seq":9'))
             msg = sub.recv(timeout_ms=2000)
             assert msg is not None and msg.topic_seq == 9 and msg.lost >= 1
             assert sub.stats.malformed == 3

@@ -135,7 +135,7 @@ def test_help_of_every_command_shows_its_defaults_untruncated_at_80_columns() ->
     commands = [[], ["simulate"], ["ingest"], ["features"], ["features", "build"], ["features", "show"],
                 ["features", "apply"], ["features", "materialize"], ["train"], ["backtest"], ["demo"], ["config"],
                 ["model"], ["model", "list"], ["model", "show"], ["model", "evaluate"], ["model", "promote"],
-                ["model", "rollback"]]
+                ["model", "rollback"], ["engine"], ["engine", "tail"]]
     for cmd in commands:
         result = CliRunner().invoke(app, [*cmd, "--help"], env={"COLUMNS": "80"})
         assert result.exit_code == 0, result.output

@@ -34,6 +34,22 @@ def redact(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", text)
 
 
+def redact_url(url: str) -> str:
+    """A URL for a log line: ``scheme://host[:port]/***``. Webhook URLs carry their token in the path or the
+    query, so everything after the host is hidden (and any ``user:password@``)."""
+    match = re.match(r"^([A-Za-z][\w+.-]*://)(?:[^@/\s]*@)?([^/?#\s]*)(.*)$", url.strip())
+    if match is None:
+        return "***"
+    scheme, host, rest = match.groups()
+    return f"{scheme}{host}/***" if rest.strip("/") else f"{scheme}{host}"
+
+
+def redact_data(data: Mapping[Any, Any]) -> dict[str, Any]:
+    """``data`` with the values of secret-looking keys masked (what every log line gets), for payloads
+    that leave the process another way (alerts)."""
+    return _redact(data)
+
+
 def _redact(data: Mapping[Any, Any]) -> dict[str, Any]:
     """Secrets never reach a log line: values of secret-looking keys are masked.
 

@@ -1,4 +1,7 @@
-"""``qtml engine``: start, stop, status, emergency-stop and tail the live engine (``docs/engine.md``)."""
+"""``qtml engine``: start, stop, status, emergency-stop and tail the live engine (``docs/engine.md``).
+
+Heavy imports (ZMQ, the engine) stay inside the commands so that ``qtml --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -191,3 +194,17 @@ def replay_check(
     typer.echo("\n".join(cmp.lines()))
     if not cmp.equal:
         raise typer.Exit(1)
+
+
+@app.command("tail")
+def tail_command(
+    topics: str = typer.Option(None, "--topics", help="Comma-separated topics (default: all): features, "
+                                                      "signals, decisions, orders, fills, metrics, alerts."),
+    count: int = typer.Option(None, "--count", min=1, help="Stop after N messages (default: until Ctrl-C)."),
+    as_json: bool = typer.Option(False, "--json", help="Print each message's JSON envelope, one per line."),
+    endpoint: str = typer.Option(None, "--endpoint", help="Broadcast to follow (default: live.zmq_pub_endpoint)."),
+) -> None:
+    """Follow the engine's broadcast: one line per message; sequence gaps are reported on stderr."""
+    from live_engine.service.tail import parse_topics, tail
+
+    tail(endpoint or get_settings().live.zmq_pub_endpoint, parse_topics(topics), count=count, as_json=as_json)

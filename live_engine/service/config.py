@@ -18,6 +18,8 @@ class AlertsConfig(FrozenModel):
     error_rate_max: float = Field(0.05, gt=0, le=1, description="Share of bad messages / degraded bars over the "
                                                                 "last minute above this -> ERROR.")
     webhook_url: str | None = Field(None, description="POST each alert as JSON here (optional).")
+    webhook_timeout_s: float = Field(2.0, gt=0, le=30, description="A webhook POST gives up after this long "
+                                                                   "(in a background thread: the engine never waits).")
     repeat_after_s: float = Field(300.0, ge=0, description="The same alert is raised again at most this often.")
 
 
@@ -35,6 +37,9 @@ class ServiceConfig(FrozenModel):
                                                            "@champion (hot-swap between bars).")
     shadow_challenger: bool = Field(False, description="Also score @challenger on every bar (logged, never trades).")
     broadcast_hwm: int = Field(10_000, gt=0, description="Messages queued per subscriber; beyond, dropped and counted.")
+    broadcast_allow_remote: bool = Field(False, description="Allow live.zmq_pub_endpoint on a non-loopback "
+                                                            "address (otherwise refused at start).")
+    metrics_window_bars: int = Field(1000, gt=0, description="Latency p50 / p99 are over the last this many bars.")
     metrics_every_s: float = Field(5.0, gt=0, description="var/metrics/current_metrics.json is rewritten this often.")
     prometheus_port: int | None = Field(9108, ge=0, le=65535, description="Prometheus endpoint on 127.0.0.1; "
                                                                           "null disables it, 0 picks a free port.")

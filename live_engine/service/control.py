@@ -50,7 +50,7 @@ class ControlServer:
         self.status_fn = status_fn
         self.commands: queue.Queue[Command] = queue.Queue()
         self.reply_timeout_s = reply_timeout_s
-        self._ctx = zmq.Context.instance()
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
         if endpoint.startswith("ipc://"):
@@ -120,7 +120,7 @@ def request(endpoint: str, cmd: str, *, timeout_s: float = 5.0, args: dict[str, 
     if endpoint.startswith("ipc://") and not Path(endpoint.removeprefix("ipc://")).exists():
         raise TransientError(f"no engine is running (no control socket at {endpoint.removeprefix('ipc://')}): "
                              "start one with `qtml engine start`")
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, int(timeout_s * 1000))

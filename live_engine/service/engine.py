@@ -74,11 +74,15 @@ class Engine:
         self.max_bad = max_consecutive_bad
         self.publish = publish or (lambda topic, data: None)
         self.alert = alert or (lambda level, code, msg: log.warning(f"{code}: {msg}"))
+        self.clear_alert: Callable[[str, str], Any] = lambda code, msg: log.info(f"{code} cleared: {msg}")
+        self.prometheus_port: int | None = None
+        self._seen_trades = 0
         self.control, self.metrics, self.recorder, self.swapper = control, metrics, recorder, swapper
         self.periodic = periodic or {}
         self.timers = Timers({"fast": 0.25, **(every or {})})
-        self.clock = core.clock
-        assert isinstance(self.clock, SimulatedClock)
+        clock = core.clock
+        assert isinstance(clock, SimulatedClock)
+        self.clock: SimulatedClock = clock
         self.locator = SessionLocator(core.instrument)
         self.bar_ns = core.bar_ns
         self.stale_ns = stale_after_bars * core.bar_ns
@@ -169,12 +173,16 @@ class Engine:
             if self._session is not None:
                 self._end_session()
             self._session = day
+            if self.metrics is not None:
+                self.metrics.new_session()
         self._last_event_ns = ts
         if self.recorder is not None:
             self.recorder.add(ev)
+        if self.metrics is not None:
+            self.metrics.on_event()
         self._bar_t0 = time.perf_counter_ns()
         try:
-            if type(ev) is Trade:
+            if isinstance(ev, Trade):
                 self.features.on_trade(ts, ev.price, ev.qty, ev.trade_type, ev.buyer, ev.seller)
                 self.core.on_trade(ts, ev.price, aggressor_side(ev.trade_type))
             else:
@@ -214,7 +222,11 @@ class Engine:
         if self.recorder is not None:
             self.recorder.decision(bar.close_ts_ns, session, x, rec, self.model_version, shadow)
         if self.metrics is not None:
-            self.metrics.on_bar(latency, rec is not None and rec.get("reason") != "incomplete")
+            self.metrics.on_bar(latency, not (rec is not None and rec.get("degraded")))
+            trades = self.core.broker.trades
+            while self._seen_trades < len(trades):
+                self.metrics.on_trade_closed(trades[self._seen_trades].pnl)
+                self._seen_trades += 1
         self.persistence.journal.save_states(self.state_doc())
 
     def _error(self, msg: str) -> None:
@@ -280,7 +292,7 @@ class Engine:
         elif not stale and self.stale:
             self.stale = False
             self.core.block_entries = None
-            self.alert("INFO", "connection_restored", f"feed {self.feed.name} is sending again")
+            self.clear_alert("connection_lost", f"feed {self.feed.name} is sending again")
 
     def _command(self, cmd: Command) -> None:
         if cmd.name == STOP:

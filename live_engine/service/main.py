@@ -44,7 +44,7 @@ def run(feed_kind: str | None, speed: float | None) -> int:
     from live_engine.service.alerts import AlertManager
     from live_engine.service.broadcast import Broadcaster
     from live_engine.service.control import ControlServer, endpoint_for
-    from live_engine.service.metrics import EngineMetrics, write_metrics_file
+    from live_engine.service.metrics import EngineMetrics, PrometheusExporter, metrics_path, write_metrics_file
     from live_engine.service.startup import build_engine, config_snapshot, new_epoch, pidfile
     from live_engine.service.swap import Shadow, Swapper
     from quantumtrader.config import get_settings
@@ -54,9 +54,12 @@ def run(feed_kind: str | None, speed: float | None) -> int:
     bootstrap(settings)
     svc = settings.live.service
     epoch = new_epoch()
-    broadcaster = Broadcaster(settings.live.zmq_pub_endpoint, epoch=epoch, hwm=svc.broadcast_hwm)
-    alerts = AlertManager(svc.alerts, broadcaster=broadcaster)
-    alert = alerts.raise_alert
+    broadcaster = Broadcaster.from_config(settings.live, epoch)
+    alerts = AlertManager.with_default_sinks(svc.alerts, broadcaster=broadcaster)
+
+    def alert(level: str, code: str, message: str) -> None:
+        alerts.raise_alert(level, code, message)
+
     journal, quarantined = Journal.open_or_quarantine(Journal.url_for(settings), mode=settings.live.journal.mode)
     venue = PaperVenueStore.for_settings(settings)
     start = journal.record_start(epoch, config_snapshot(settings))
@@ -65,14 +68,32 @@ def run(feed_kind: str | None, speed: float | None) -> int:
     feed = make_feed(settings, feed_kind or settings.live.feeds.default, speed)
     engine, bundle = build_engine(settings, feed, epoch=epoch, journal=journal, venue=venue, quarantined=quarantined,
                                   alert=alert, publish=broadcaster.publish)
-    metrics = EngineMetrics(account_capital=engine.core.config.risk.account_capital)
+    engine.clear_alert = alerts.clear
+    capital = engine.core.config.risk.account_capital
+    metrics = EngineMetrics(capital, window=svc.metrics_window_bars)
     engine.metrics = metrics
-    metrics_path = settings.var_dir / "metrics" / "current_metrics.json"
+    path = metrics_path(settings.var_dir)
+    prom: PrometheusExporter | None = None
+    seen_bad = [0]
 
     def write_metrics() -> None:
-        snap = metrics.snapshot(engine)
-        write_metrics_file(metrics_path, snap)
+        b, stats = engine.core.broker, feed.stats
+        bad = stats.malformed + stats.bad_ticks
+        for _ in range(bad - seen_bad[0]):
+            metrics.on_event(ok=False)
+        seen_bad[0] = bad
+        day_pnl, day_trades = engine.day_stats()
+        mark = b.last if b.last == b.last else b.avg_price
+        metrics.set(state=engine.state_name(), model_version=engine.model_version, position=b.position,
+                    day_pnl=day_pnl, equity=capital + b.equity_pnl(mark))
+        snap = metrics.snapshot(feed=engine.feed_health(), extra={
+            "epoch": epoch, "day_trades": day_trades, "latency_target_ms": svc.latency_target_ms,
+            "broadcast": {"sent": broadcaster.stats.sent, "dropped": broadcaster.stats.dropped},
+            "halted": engine.halt_reason or engine.hold_reason})
+        write_metrics_file(path, snap)
         broadcaster.publish("metrics", snap)
+        if prom is not None:
+            prom.update(snap)
         alerts.evaluate(snap)
 
     engine.periodic["metrics"] = write_metrics
@@ -85,7 +106,10 @@ def run(feed_kind: str | None, speed: float | None) -> int:
         engine.timers.every["record"] = min(0.25, svc.record_flush_s)
     from live_engine.journal.backup import backup
 
-    engine.periodic["backup"] = lambda: backup(journal, settings.var_dir / "backups", settings.live.journal.backup_keep)
+    def hourly_backup() -> None:
+        backup(journal, settings.var_dir / "backups", settings.live.journal.backup_keep)
+
+    engine.periodic["backup"] = hourly_backup
     engine.timers.every["backup"] = settings.live.journal.backup_every_minutes * 60.0
     engine.timers.last["backup"] = __import__("time").monotonic()  # the first backup after one interval
     from serving.bundle_cache import cache_dir
@@ -101,11 +125,9 @@ def run(feed_kind: str | None, speed: float | None) -> int:
             engine.shadow = Shadow(ch.predictor, str(ch.version))
         except Exception as err:
             alert("WARNING", "shadow_unavailable", f"no challenger to score in shadow: {err}")
-    prom = None
     if svc.prometheus_port is not None:
-        from live_engine.service.metrics import start_prometheus
-
-        prom = start_prometheus(metrics, engine, svc.prometheus_port)
+        prom = PrometheusExporter(svc.prometheus_port)
+        engine.prometheus_port = prom.start()
     control = ControlServer(endpoint_for(svc.control_endpoint, settings.var_dir), engine.status).start()
     engine.control = control
     pid = pidfile(settings.var_dir)
@@ -123,6 +145,7 @@ def run(feed_kind: str | None, speed: float | None) -> int:
         if prom is not None:
             prom.close()
         broadcaster.close()
+        alerts.close()
         journal.close()
         venue.close()
         if pid.exists() and pid.read_text().strip() == str(__import__("os").getpid()):

@@ -67,7 +67,7 @@ class Recorder:
 
     def add(self, ev: Trade | Book) -> None:
         self.events += 1
-        if type(ev) is Trade:
+        if isinstance(ev, Trade):
             self._trades.append((ev.ts_ns, ev.trade_id, ev.price, ev.qty, ev.buyer, ev.seller, ev.trade_type))
         else:
             self._books.append((ev.ts_ns, ev.levels))

@@ -97,7 +97,7 @@ def _warm(engine: Engine, settings: Settings, first_day: date, resume_after_ns: 
         out = _play(s, feats.on_trade, feats.on_book_levels, core.on_trade, core.on_book_levels)
         close_ns = engine.locator.bounds(s.day).close_ns
         feats.advance_to(close_ns)
-        if close_ns > engine.clock.now_ns():
+        if close_ns > engine.clock.now_ns():  # the engine's clock is simulated: event time
             engine.clock.advance_to(close_ns)
         engine.warmup_progress = (engine.warmup_progress[0] + 1, len(sessions))
         return out
@@ -139,6 +139,11 @@ def build_engine(settings: Settings, feed: Feed, *, epoch: str, journal: Any, ve
                     max_consecutive_bad=settings.live.feeds.max_consecutive_bad,
                     stale_after_bars=live.risk.stale_after_bars, publish=publish, alert=alert)
     engine.bundle_live = bundle.live_sections()
+    if publish is not None:
+        from live_engine.service.persistence import fill_doc, order_doc
+
+        persistence.on_new_order.append(lambda o: publish("orders", order_doc(o, epoch)))
+        persistence.on_new_fill.append(lambda f: publish("fills", fill_doc(f)))
     engine.phase = "WARMING"
     resume_after = int(saved.get("last_event_ns") or 0) if saved else 0
     _warm(engine, settings, first_traded_day(settings, feed), resume_after)

@@ -134,9 +134,10 @@ def test_help_of_every_command_shows_its_defaults_untruncated_at_80_columns() ->
 
     commands = [[], ["simulate"], ["ingest"], ["features"], ["features", "build"], ["features", "show"],
                 ["features", "apply"], ["features", "materialize"], ["train"], ["backtest"], ["demo"], ["config"],
-                ["model"], ["model", "list"], ["model", "show"], ["model", "evaluate"], ["model", "promote"], ["feed"],
-                ["feed", "publish"],
-                ["model", "rollback"]]
+                ["model"], ["model", "list"], ["model", "show"], ["model", "evaluate"], ["model", "promote"],
+                ["model", "rollback"], ["feed"], ["feed", "publish"], ["engine"], ["engine", "tail"],
+                ["engine", "start"], ["engine", "status"], ["engine", "stop"], ["engine", "emergency-stop"],
+                ["engine", "replay-check"]]
     for cmd in commands:
         result = CliRunner().invoke(app, [*cmd, "--help"], env={"COLUMNS": "80"})
         assert result.exit_code == 0, result.output

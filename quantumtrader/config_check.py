@@ -37,6 +37,7 @@ NON_SETTING_ENV = {
     "QT_CONFIG": "the YAML file to load (quantumtrader.config)",
     "QT_INGEST_TEST_PAUSE": "test hook of market.append (PAUSE_ENV)",
     "QT_PROMOTION_TEST_PAUSE": "test hook of training.promotion.gate (PAUSE_ENV)",
+    "QT_ENGINE_TEST_PAUSE": "test hook of live_engine.service.persistence (PAUSE_ENV)",
     "QT_DB_PASSWORD": "a secret interpolated into URLs in .env (.env.example)",
 }
 

@@ -7,6 +7,7 @@ At start-up, before any order, the engine compares what it journalled with what 
   and the journal's write): it is applied once, by its unique fill id;
 - a journalled intent the broker never saw was never sent: it is marked ``unsent``, never re-sent (a
   restart sends nothing during recovery);
+- a journalled intent the broker has takes the broker's status (acknowledged, filled, cancelled);
 - a broker order the journal lacks is adopted under its deterministic client order id;
 - then the position the journal's fills add up to must equal the broker's: otherwise the engine stays
   HALTED and says why.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OPEN_STATUSES = ("intent", "sent", "acked")
+BROKER_STATUS = {"working": "acked", "filled": "filled", "cancelled": "cancelled"}  # broker order -> journal
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Reconciliation:
     missing_fills: list[dict[str, Any]] = field(default_factory=list)  # at the broker, not in the journal
     unsent: list[str] = field(default_factory=list)  # journalled intents the broker never received
     adopted: list[dict[str, Any]] = field(default_factory=list)  # broker orders the journal lacked
+    statuses: dict[str, str] = field(default_factory=dict)  # journalled open orders the broker has moved on
     journal_position: int = 0
     broker_position: int = 0
     problems: list[str] = field(default_factory=list)
@@ -58,6 +61,10 @@ def reconcile(journal_orders: Sequence[Mapping[str, Any]], journal_fills: Sequen
     r.unsent = [str(o["client_id"]) for o in journal_orders
                 if o.get("status") in OPEN_STATUSES and str(o["client_id"]) not in at_broker]
     r.adopted = [dict(o) for o in broker_orders if str(o["client_id"]) not in known]
+    broker_status = {str(o["client_id"]): BROKER_STATUS.get(str(o.get("status")), "acked") for o in broker_orders}
+    r.statuses = {str(o["client_id"]): broker_status[str(o["client_id"])] for o in journal_orders
+                  if o.get("status") in OPEN_STATUSES and str(o["client_id"]) in broker_status
+                  and broker_status[str(o["client_id"])] != o.get("status")}
     r.journal_position = position_of([*journal_fills, *r.missing_fills])
     if r.journal_position != r.broker_position:
         r.problems.append(f"the journal's fills add up to position {r.journal_position}, the broker reports "

@@ -83,7 +83,7 @@ class ControlServer:
                 except Exception as err:  # status must never kill the control thread
                     self._send({"ok": False, "error": f"status failed: {type(err).__name__}: {err}"})
             elif name == MODULES:  # what the process imported (the engine must not import Prefect, Feast, ...)
-                self._send({"ok": True, "modules": sorted({m.split(".")[0] for m in list(sys.modules)})})
+                self._send({"ok": True, "modules": sorted(sys.modules)})
             elif name in COMMANDS:
                 cmd = Command(name, dict(req.get("args") or {}))
                 self.commands.put(cmd)

@@ -162,6 +162,8 @@ def build_engine(settings: Settings, feed: Feed, *, epoch: str, journal: Any, ve
         journal.apply_fill(f, state=engine.state_doc())
     for cid in rec.unsent:
         journal.set_order_status(cid, "unsent")
+    for cid, status in rec.statuses.items():
+        journal.set_order_status(cid, status)
     for o in rec.adopted:
         journal.record_intent(o)
         journal.set_order_status(str(o["client_id"]), str(o.get("status") or "acked"))

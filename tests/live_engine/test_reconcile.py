@@ -42,7 +42,7 @@ def test_reconcile_applies_missing_fills_once_and_marks_unsent_intents():
     r = reconcile(journal_orders, [], venue_orders, venue_fills, b.position)
     assert [f["fill_id"] for f in r.missing_fills] == ["QT-000001-F1"]
     assert r.unsent == ["QT-000009"] and [o["client_id"] for o in r.adopted] == ["QT-000002", "QT-000003"]
-    assert r.consistent and r.journal_position == 1
+    assert r.consistent and r.journal_position == 1 and r.statuses == {"QT-000001": "filled"}
     again = reconcile(journal_orders, r.missing_fills, venue_orders, venue_fills, b.position)
     assert again.missing_fills == [] and again.consistent
 

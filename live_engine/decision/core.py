@@ -39,6 +39,9 @@ from live_engine.risk.engine import HALTED, OrderIntent, RiskContext, RiskEngine
 from market.instruments import Instrument
 from quantumtrader.clock import Clock
 
+BOOK_STALE_NS = 12 * 3600 * 10**9
+"""A book snapshot older than this (longer than any session: it is an earlier session's) is no quote."""
+
 
 class Bar(Protocol):
     """What the core reads from a closed bar (``features.streaming.BarClose`` satisfies it)."""
@@ -236,21 +239,27 @@ class DecisionCore:
         self._prev_close = math.nan
         self._bars_held = 0
         self._seen_trades = 0
+        self._book_ts = 0  # the last book snapshot's time
         self._entry_components: dict[str, dict[str, float]] = {}
 
     # ---- per event (hot path) ---------------------------------------------------------------
     def on_trade(self, ts_ns: int, price: float, side: int = 0) -> None:
-        """A print; ``side`` is its aggressor (+1 buy, -1 sell, 0 unknown: ``costs.aggressor_side``)."""
+        """A print; ``side`` is its aggressor (+1 buy, -1 sell, 0 unknown: ``costs.aggressor_side``).
+
+        A book recorded more than :data:`BOOK_STALE_NS` before the print (an earlier session's, e.g. a
+        trades-only session after a recorded one) is no quote: the broker forgets it and fills from prints."""
         self.last_data_ns = ts_ns
+        if ts_ns - self._book_ts > BOOK_STALE_NS and self.broker.book is not None:
+            self.broker.forget_book()
         self.broker.on_trade(ts_ns, price, side)
 
     def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
-        self.last_data_ns = ts_ns
+        self.last_data_ns = self._book_ts = ts_ns
         self.broker.on_book(ts_ns, bid, ask)
 
     def on_book_levels(self, ts_ns: int, row: Sequence[float]) -> None:
         """A 5-level book snapshot as one packed row (``live_engine.execution.costs``); the broker walks it."""
-        self.last_data_ns = ts_ns
+        self.last_data_ns = self._book_ts = ts_ns
         self.broker.on_book_levels(ts_ns, row)
 
     # ---- per bar ----------------------------------------------------------------------------

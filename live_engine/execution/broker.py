@@ -114,6 +114,11 @@ class PaperBroker:
         self.bid = row[0]
         self.ask = row[10]
 
+    def forget_book(self) -> None:
+        """The standing book is gone (an earlier session's): fill from prints until a new snapshot."""
+        self.book = None
+        self.bid = self.ask = math.nan
+
     def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
         """A best bid / ask update without sizes (level 1 then takes any size)."""
         self.on_book_levels(ts_ns, fills_model.level_one_row(bid, ask))

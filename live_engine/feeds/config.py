@@ -25,6 +25,9 @@ class FeedsConfig(FrozenModel):
     ingress_endpoint: str = Field("tcp://127.0.0.1:5560",
                                   description="ZMQ PULL socket the engine binds for the zmq feed; a bridge "
                                               "(or `qtml feed publish`) connects a PUSH socket to it.")
+    stale_after_s: float | None = Field(None, gt=0, description="No data for this long (feed time) inside a "
+                                        "session: no new entries, alert connection_lost. None = "
+                                        "live.risk.stale_after_bars bar intervals.")
     max_consecutive_bad: int = Field(50, gt=0, description="Malformed messages or bad ticks in a row that halt "
                                                            "trading (each one is dropped and counted).")
     max_ts_regress_ms: float = Field(0.0, ge=0.0, description="An event this much (ms) older than the latest of "

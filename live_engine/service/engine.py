@@ -65,7 +65,8 @@ class Engine:
 
     def __init__(self, *, symbol: str, bar_spec: str, large_trade_qty: int, core: DecisionCore, feed: Feed,
                  persistence: Persistence, epoch: str, model_version: str, max_consecutive_bad: int,
-                 stale_after_bars: int, publish: Publish | None = None, alert: Alert | None = None,
+                 stale_after_bars: int, stale_after_s: float | None = None, publish: Publish | None = None,
+                 alert: Alert | None = None,
                  control: ControlServer | None = None, metrics: Any = None, recorder: Any = None,
                  swapper: Any = None, periodic: dict[str, Callable[[], None]] | None = None,
                  every: dict[str, float] | None = None) -> None:
@@ -85,7 +86,7 @@ class Engine:
         self.clock: SimulatedClock = clock
         self.locator = SessionLocator(core.instrument)
         self.bar_ns = core.bar_ns
-        self.stale_ns = stale_after_bars * core.bar_ns
+        self.stale_ns = int(stale_after_s * 1e9) if stale_after_s else stale_after_bars * core.bar_ns
         self.features = FeatureEngine(symbol, bar_spec=bar_spec, large_trade_qty=large_trade_qty, on_bar=self._bar)
         self.started = time.time()
         self.phase = "STARTING"

@@ -146,3 +146,25 @@ def test_emergency_stop_flattens_once_and_is_idempotent(tmp_path):
         assert _stop(env, p) == 0
     finally:
         env.sigkill_all()
+
+
+def test_detach_returns_once_the_engine_answers_and_stop_ends_it(tmp_path):
+    env = make_env(tmp_path)
+    try:
+        out = env.qtml("engine", "start", "--feed", "sim", "--speed", "60", "--detach", timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "engine started" in out.stdout and "state" in out.stdout and "warm-up" in out.stdout
+        pid = int((env.var / "run" / "engine.pid").read_text())
+        again = env.qtml("engine", "start", "--detach")
+        assert again.returncode == 2 and "already running" in again.stderr
+        st = env.qtml("engine", "status", "--json")
+        assert st.returncode == 0 and '"state"' in st.stdout
+        stop = env.qtml("engine", "stop")
+        assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stderr
+        assert not (env.var / "run" / "engine.pid").exists()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    finally:
+        pid_file = env.var / "run" / "engine.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

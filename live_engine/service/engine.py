@@ -18,10 +18,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from typing import Any
-
-import numpy as np
 
 from features.streaming import BarClose, FeatureEngine
 from features.streaming_session import SessionLocator
@@ -369,9 +368,9 @@ class Engine:
         pnl, trades = self.day_stats()
         b = self.core.broker
         last = None
-        if self.last_bar is not None:
-            last = {**self.last_bar, "time": np.datetime_as_string(np.datetime64(self.last_bar["ts_ns"], "ns"),
-                                                                      unit="s") + "Z"}
+        if self.last_bar is not None:  # the exchange's local time, with its offset
+            t = datetime.fromtimestamp(self.last_bar["ts_ns"] / 1e9, ZoneInfo(self.core.instrument.timezone))
+            last = {**self.last_bar, "time": t.isoformat(timespec="seconds")}
         done, total = self.warmup_progress
         return {"state": self.state_name(), "epoch": self.epoch, "model_version": self.model_version,
                 "position": b.position, "avg_price": b.avg_price, "day_pnl": round(pnl, 2), "day_trades": trades,

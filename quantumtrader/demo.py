@@ -112,4 +112,7 @@ def run_demo(settings: Settings, *, trades_only: bool = False) -> dict[str, dict
         console.print(f"[dim]{name} stage: {time.perf_counter() - t:.1f} s wall, start-up included[/dim]")
     console.rule(f"[bold green]demo finished in {time.perf_counter() - t0:.1f} s")
     console.print(f"All outputs are under [bold]{settings.var_dir}[/bold].")
+    if (results.get("promote") or {}).get("champion_after"):  # there is a @champion for the engine to trade
+        console.print("Next, the live engine on paper: [bold].venv/bin/qtml engine start --feed sim --speed 60 "
+                      "--detach[/bold], then [bold].venv/bin/qtml engine status[/bold] (docs/engine.md).")
     return results

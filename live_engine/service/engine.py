@@ -336,7 +336,8 @@ class Engine:
         """What the journal keeps with every fill and bar: risk counters, weights, position, halts."""
         b = self.core.broker
         return {"core": self.core.state(), "position": {"qty": b.position, "avg_price": b.avg_price},
-                "halt_reason": self.halt_reason, "epoch": self.epoch, "last_event_ns": self._last_event_ns}
+                "halt_reason": self.halt_reason, "epoch": self.epoch, "last_event_ns": self._last_event_ns,
+                "stopped_cleanly": self.phase == "STOPPING"}
 
     def state_name(self) -> str:
         if self.phase in ("STARTING", "WARMING"):

@@ -2,12 +2,14 @@
 
 For a ProfitDLL user the engine's recording is the only book history there will ever be. Events are
 buffered and written at least every ``live.service.record_flush_s`` (1 s) as a small Parquet *part*
-(temp file, fsync, rename: a part is whole or absent), so a SIGKILL loses at most the last second, and
-the log says so at the next start. Layout under the lake root::
+(temp file, fsync, rename: a part is whole or absent), so a SIGKILL loses at most the last second; the
+next start says so (alert ``unclean_stop``). Layout under the lake root, one folder per day in the form ``qtml ingest``
+reads (``trades/`` + ``book/``), so a recorded day becomes validated, trainable history with
+``qtml ingest var/lake/recorded/<SYMBOL>/<day> --symbol <SYMBOL>``::
 
-    recorded/trades/<SYMBOL>/<YYYY-MM-DD>/part-<epoch>-<n>.parquet   (market.schemas.TRADE_SCHEMA)
-    recorded/book/<SYMBOL>/<YYYY-MM-DD>/part-<epoch>-<n>.parquet     (ts + the 20 BOOK columns)
-    recorded/decisions/<SYMBOL>/<YYYY-MM-DD>/part-<epoch>-<n>.parquet (ts, session, 65 features, the
+    recorded/<SYMBOL>/<YYYY-MM-DD>/trades/part-<epoch>-<n>.parquet    (market.schemas.TRADE_SCHEMA)
+    recorded/<SYMBOL>/<YYYY-MM-DD>/book/part-<epoch>-<n>.parquet      (BOOK_SNAPSHOT_SCHEMA)
+    recorded/<SYMBOL>/<YYYY-MM-DD>/decisions/part-<epoch>-<n>.parquet (ts, session, 65 features, the
         decision's probabilities, direction, action, reason, model version; the drift flow reads these)
 
 :func:`read_recorded` gives one day back as the backtest's ``SessionData``-ready frames.
@@ -38,7 +40,7 @@ DECISION_COLS = ("p_down", "p_flat", "p_up", "direction", "action", "reason", "s
 
 
 def recorded_dir(lake_root: Path, dataset: str, symbol: str, day: date) -> Path:
-    return lake_root / "recorded" / dataset / symbol / day.isoformat()
+    return lake_root / "recorded" / symbol / day.isoformat() / dataset
 
 
 def _write_part(path: Path, table: pa.Table) -> None:
@@ -56,7 +58,8 @@ class Recorder:
 
     def __init__(self, lake_root: Path, symbol: str, epoch: str, *, flush_s: float = 1.0) -> None:
         self.lake_root, self.symbol, self.epoch, self.flush_s = lake_root, symbol, epoch, flush_s
-        self.locator = SessionLocator(get_instrument(symbol))
+        inst = get_instrument(symbol)
+        self.locator, self.point_value = SessionLocator(inst), inst.point_value
         self._trades: list[tuple[int, int, float, int, int, int, int]] = []
         self._books: list[tuple[int, Sequence[float]]] = []
         self._decisions: list[dict[str, Any]] = []
@@ -111,6 +114,7 @@ class Recorder:
                 t = pa.table({"ts": pa.array(a[ix, 0], pa.timestamp("ns", tz="UTC")),
                               "symbol": pa.array([self.symbol] * len(ix), pa.string()),
                               "trade_id": a[ix, 1], "price": px[ix], "qty": a[ix, 2],
+                              "fin_volume": px[ix] * a[ix, 2] * self.point_value,
                               "buyer": a[ix, 3].astype(np.int32), "seller": a[ix, 4].astype(np.int32),
                               "trade_type": a[ix, 5].astype(np.int8)})
                 _write_part(self._part("trades", day), t)
@@ -120,8 +124,10 @@ class Recorder:
             ts = np.array([r[0] for r in rows_b], dtype=np.int64)
             lv = np.array([list(r[1]) for r in rows_b], dtype=np.float64)
             for day, ix in self._by_day(ts):
-                cols: dict[str, Any] = {"ts": pa.array(ts[ix], pa.timestamp("ns", tz="UTC"))}
-                cols.update({c: lv[ix, j] for j, c in enumerate(BOOK_COLS)})
+                cols: dict[str, Any] = {"ts": pa.array(ts[ix], pa.timestamp("ns", tz="UTC")),
+                                        "symbol": pa.array([self.symbol] * len(ix), pa.string())}
+                for j, c in enumerate(BOOK_COLS):  # sizes as the lake stores them (int64; an empty level is 0)
+                    cols[c] = np.nan_to_num(lv[ix, j]).astype(np.int64) if "_qty_" in c else lv[ix, j]
                 _write_part(self._part("book", day), pa.table(cols))
                 self.parts += 1
         if self._decisions:
@@ -145,10 +151,8 @@ def _read_parts(folder: Path) -> pd.DataFrame | None:
 
 def read_recorded(lake_root: Path, symbol: str, day: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(trades, book) the engine recorded for ``day``, in arrival order (None when nothing was recorded)."""
-    trades = _read_parts(recorded_dir(lake_root, "trades", symbol, day))
-    if trades is not None:
-        trades["fin_volume"] = trades["price"] * trades["qty"] * get_instrument(symbol).point_value
-    return trades, _read_parts(recorded_dir(lake_root, "book", symbol, day))
+    return _read_parts(recorded_dir(lake_root, "trades", symbol, day)), _read_parts(recorded_dir(lake_root, "book",
+                                                                                                  symbol, day))
 
 
 def read_decisions(lake_root: Path, symbol: str, day: date) -> pd.DataFrame | None:
@@ -157,5 +161,7 @@ def read_decisions(lake_root: Path, symbol: str, day: date) -> pd.DataFrame | No
 
 
 def recorded_days(lake_root: Path, symbol: str, dataset: str = "trades") -> list[date]:
-    root = lake_root / "recorded" / dataset / symbol
-    return sorted(date.fromisoformat(p.name) for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    root = lake_root / "recorded" / symbol
+    if not root.is_dir():
+        return []
+    return sorted(date.fromisoformat(p.name) for p in root.iterdir() if (p / dataset).is_dir())

@@ -147,6 +147,9 @@ def build_engine(settings: Settings, feed: Feed, *, epoch: str, journal: Any, ve
         persistence.on_new_fill.append(lambda f: publish("fills", fill_doc(f)))
     engine.phase = "WARMING"
     resume_after = int(saved.get("last_event_ns") or 0) if saved else 0
+    note = recorded_loss_note(settings, saved)
+    if note:
+        alert("WARNING", "unclean_stop", note)
     _warm(engine, settings, first_traded_day(settings, feed), resume_after)
     engine.resume_after_ns = engine._last_event_ns = resume_after
     # step 5: what the journal and the venue kept
@@ -182,7 +185,7 @@ def build_engine(settings: Settings, feed: Feed, *, epoch: str, journal: Any, ve
 
 def recorded_loss_note(settings: Settings, saved: dict[str, Any] | None) -> str | None:
     """What a kill may have lost: events after the last recorded part (at most ``record_flush_s``)."""
-    if not saved:
+    if not saved or saved.get("stopped_cleanly"):
         return None
     return (f"the previous run stopped without a safe stop: events received in its last "
             f"{settings.live.service.record_flush_s:g} s may be missing from the recording")

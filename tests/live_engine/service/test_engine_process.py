@@ -79,6 +79,7 @@ def test_sigkill_with_an_open_position_recovers_it_from_journal_and_venue(tmp_pa
         venue = PaperVenueStore.for_settings(env.settings).position()
         assert (st2["position"], round(st2["avg_price"], 6)) == (venue["qty"], round(venue["avg_price"], 6))
         assert st2["held"] is None, st2  # reconciled
+        assert "unclean_stop" in (env.var / "logs" / "qt.jsonl").read_text()  # the recording may miss ~1 s
         j2 = env.journal()
         restored = j2.load_state()["core"]["risk"]
         assert restored["daily_entries"] >= counters_before["daily_entries"]  # RELIABILITY 6: counters kept

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_recorded_sim_session_replays_to_the_engines_decisions_and_orders(tmp_path):
     env = make_env(tmp_path, QT_LIVE__FEEDS__SIM_SESSIONS="1")
+    from live_engine.service.recording import read_recorded
     p = env.start("--feed", "sim", "--speed", "0")
     assert p.wait(300) == 0, env.log()[-3000:]  # the sim feed plays out: a safe stop
     from live_engine.service.live_replay import compare_day
@@ -29,3 +30,11 @@ def test_a_recorded_sim_session_replays_to_the_engines_decisions_and_orders(tmp_
     assert cmp.bars_live == cmp.bars_replay and cmp.orders_live == cmp.orders_replay > 0
     out = env.qtml("engine", "replay-check", "--day", days[0].isoformat())
     assert out.returncode == 0 and "live = replay" in out.stdout, out.stdout + out.stderr
+    # the recording is the user's only book history: a recorded day ingests into the lake, book included
+    day_dir = env.settings.lake_root / "recorded" / "WDO" / days[0].isoformat()
+    ing = env.qtml("ingest", str(day_dir), "--symbol", "WDO", "--json")
+    assert ing.returncode == 0, ing.stdout + ing.stderr
+    lake = Lake(env.settings.lake_root)
+    assert days[0] in lake.days("trades", "WDO") and days[0] in lake.days("book", "WDO")
+    recorded_trades, _book = read_recorded(env.settings.lake_root, "WDO", days[0])
+    assert recorded_trades is not None and len(lake.read_day("trades", "WDO", days[0])) == len(recorded_trades)

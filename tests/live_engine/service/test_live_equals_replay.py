@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from engine_env import make_env
+from tiny_model import contract, register, train_booster
 
 from market.lake import Lake
 
@@ -12,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_recorded_sim_session_replays_to_the_engines_decisions_and_orders(tmp_path):
-    env = make_env(tmp_path, QT_LIVE__FEEDS__SIM_SESSIONS="1")
+    env = make_env(tmp_path, QT_LIVE__FEEDS__SIM_SESSIONS="1", QT_LIVE__SERVICE__SHADOW_CHALLENGER="true")
+    register(env.settings, train_booster(seed=5), contract(), alias="challenger")  # scored in shadow, never traded
     from live_engine.service.recording import read_recorded
     p = env.start("--feed", "sim", "--speed", "0")
     assert p.wait(300) == 0, env.log()[-3000:]  # the sim feed plays out: a safe stop
@@ -23,6 +25,7 @@ def test_a_recorded_sim_session_replays_to_the_engines_decisions_and_orders(tmp_
     assert len(days) == 1 and days[0] > max(Lake(env.settings.lake_root).days("trades", "WDO"))  # a new day
     decisions = read_decisions(env.settings.lake_root, "WDO", days[0])
     assert decisions is not None and decisions["traded"].sum() > 100
+    assert decisions["shadow_p_up"].notna().sum() > 100  # the challenger's view of every bar, logged
     journal = env.journal()
     assert journal.orders(), "the tiny model placed no order: the comparison would prove little"
     cmp = compare_day(env.settings, days[0], journal=journal)

@@ -256,8 +256,9 @@ def _plan_day(
             quarantine = quarantine.reset_index()
         else:
             quarantine.index = pd.RangeIndex(n_new)
-        quarantine["rule"] = pd.Categorical(result.row_rules.to_numpy())  # stored as plain text (market.lake)
-        quarantine["reason"] = pd.Categorical(result.row_reasons.to_numpy())
+        # categoricals (from SuiteResult), stored as plain text (market.lake)
+        quarantine["rule"] = pd.Categorical(result.row_rules.array).remove_unused_categories()
+        quarantine["reason"] = pd.Categorical(result.row_reasons.array).remove_unused_categories()
         rule_counts = result.rule_counts()
     if prior_quarantine is not None and len(prior_quarantine):
         quarantine = prior_quarantine if quarantine is None else pd.concat([prior_quarantine, quarantine],

@@ -40,10 +40,11 @@ from quantumtrader.logging import get_logger
 log = get_logger("market.ingest")
 
 OnDay = Callable[[GateOutcome], None]
-# trades days validated by one GE run: bounds the memory (one batch of frames, checks and GE's copies
-# above the imports: ~150 MiB at 150k rows, ~170 at 200k) and still amortises GE's fixed cost (~0.1 s
-# a run, ~7 more runs per 4M trades than at 200k)
-BATCH_ROWS = 150_000
+# trades days validated by one GE run: bounds the memory (one batch of frames, checks and GE's copies,
+# plus the previous batch on the writer thread, above the imports: peak RSS of a 4M-trade file 500 MiB
+# at 120k rows, 526 at 150k, against 360 for one session) and still amortises GE's fixed cost (~0.1 s
+# a run: 33 runs per 4M trades instead of 27 at 150k)
+BATCH_ROWS = 120_000
 # trades of consecutive days whose bars are built by one build_bars call (bars_of_days)
 BARS_GROUP_ROWS = 50_000
 

@@ -54,7 +54,8 @@ class SuiteResult:
 
     ``row_rules`` is indexed by the failing rows' positions (0..n_rows-1) and holds their failed rule
     names joined with ``;`` (sorted, unique); ``row_reasons`` (same index) the reasons of the failed
-    expectations joined with ``; ``. ``table_failures`` names failed table-level rules.
+    expectations joined with ``; `` (both categoricals of those texts when rows failed).
+    ``table_failures`` names failed table-level rules.
     """
 
     suite: str
@@ -78,6 +79,8 @@ class SuiteResult:
         """Rows failing each rule (a row failing two rules counts once for each)."""
         counts: dict[str, int] = {}
         for rules, n in self.row_rules.value_counts().items():
+            if not n:  # a categorical counts its unused texts too (a day's slice of a batch)
+                continue
             for rule in str(rules).split(";"):
                 counts[rule] = counts.get(rule, 0) + int(n)
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -353,6 +356,8 @@ def _join(per_label_rows: dict[str, list[np.ndarray]], sep: str) -> pd.Series:
     for bit, r in enumerate(rows):
         masks[np.searchsorted(positions, r)] |= 1 << bit
     distinct, inverse = np.unique(masks, return_inverse=True)
-    text = np.array([sep.join(label for bit, label in enumerate(labels) if int(m) >> bit & 1) for m in distinct],
-                    dtype=object)
-    return pd.Series(text[inverse.reshape(-1)], index=pd.Index(positions, dtype=np.int64), dtype=object)
+    text = [sep.join(label for bit, label in enumerate(labels) if int(m) >> bit & 1) for m in distinct]
+    # a categorical of the few distinct texts: no Python string per failing row (the quarantine
+    # stores the column as it is, and counts rules per distinct text)
+    codes = inverse.reshape(-1).astype(np.int32)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=text), index=pd.Index(positions, dtype=np.int64))

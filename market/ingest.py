@@ -252,10 +252,14 @@ def _ingest_trades_file(run: IngestRun, path: Path, *, fmt: str | None, options:
     raw = src.trades(brokers=brokers, chunk_rows=chunk_rows)
     chunks = _coerced(_guarded(raw, path, counter), TRADE_SCHEMA, f"trades file {path}")
     days: list[date] = []
-    for day, frame in split_days(chunks, symbol):
-        run.trades_day(day, src.prepare_day(day, frame), source=str(path))
-        days.append(day)
-    run.flush()
+    try:
+        for day, frame in split_days(chunks, symbol):
+            run.trades_day(day, src.prepare_day(day, frame), source=str(path))
+            days.append(day)
+        run.flush()
+    except BaseException:
+        run.close()  # the batch being written is finished, not cut
+        raise
     for day in days:
         if run.report.seen.get(("trades", day)):
             src.write_record(run.lake, day)
@@ -306,9 +310,13 @@ def ingest_frames(
     if book is not None and not book.empty:
         for day, frame in split_days([_conform(book, BOOK_SNAPSHOT_SCHEMA, "book frame")], run.symbol):
             run.book_day(day, frame, source="frames")
-    for day, frame in split_days([trades], run.symbol):
-        run.trades_day(day, frame, source="frames")
-    run.flush()
+    try:
+        for day, frame in split_days([trades], run.symbol):
+            run.trades_day(day, frame, source="frames")
+        run.flush()
+    except BaseException:
+        run.close()
+        raise
     run.report.seconds = time.perf_counter() - t0
     if check:
         run.report.raise_for_failures()

@@ -60,26 +60,35 @@ class Staged:
 _NO_DICTIONARY = {"trades": ("ts", "trade_id", "fin_volume"), "quarantine/trades": ("ts", "trade_id", "fin_volume")}
 
 
-def _plain_strings(table: pa.Table) -> pa.Table:
-    """Categorical columns as plain strings: the lake holds their values, not pandas' encoding (a
-    categorical is how a column of a few repeated texts, e.g. a quarantine's rules, is built without a
-    Python object per row, which Arrow converts under the GIL)."""
+def _plain_pandas(table: pa.Table) -> pa.Table:
+    """The table as written from plain pandas columns: categorical columns as plain strings, Arrow list
+    columns (``pd.ArrowDtype``) recorded as object columns. The lake holds values, not pandas'
+    encoding: a categorical is how a column of a few repeated texts (e.g. a quarantine's rules) is
+    built without a Python object per row, which Arrow converts under the GIL, and a list column
+    (bars' broker lists) is built with no array per bar; read back, both are what the plain columns gave.
+    """
     meta = table.schema.pandas_metadata
     changed = False
+    by_field = {col.get("field_name"): col for col in (meta or {}).get("columns", [])}
     for i, field in enumerate(table.schema):
+        col = by_field.get(field.name)
         if pa.types.is_dictionary(field.type) and pa.types.is_string(field.type.value_type):
             table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
             changed = True
-            for col in (meta or {}).get("columns", []):
-                if col.get("field_name") == field.name:
-                    col.update(pandas_type="unicode", numpy_type="object", metadata=None)
+            if col is not None:
+                col.update(pandas_type="unicode", numpy_type="object", metadata=None)
+        elif col is not None and str(col.get("numpy_type", "")).endswith("[pyarrow]"):
+            col.update(numpy_type="object")
+            changed = True
     if changed and meta is not None:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"pandas": json.dumps(meta).encode()})
     return table
 
 
 def _write_parquet(df: pd.DataFrame, path: Path, index: bool, dataset: str) -> None:
-    table = _plain_strings(pa.Table.from_pandas(df, preserve_index=index))
+    # nthreads=1: files are written by several threads already, and each multi-threaded call made a
+    # thread pool of its own
+    table = _plain_pandas(pa.Table.from_pandas(df, preserve_index=index, nthreads=1))
     plain = _NO_DICTIONARY.get(dataset)
     use_dictionary: bool | list[str] = [n for n in table.column_names if n not in plain] if plain else True
     pq.write_table(table, path, use_dictionary=use_dictionary)

@@ -8,28 +8,13 @@ Each start is a real ``qtml engine start`` process group (supervisor + engine) o
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live_engine" / "service"))
-from engine_env import EngineEnv, free_port, make_env
+from engine_rel import EngineEnv, free_port, make_env, refused
 
 pytestmark = pytest.mark.slow
-
-
-def refused(env: EngineEnv, *args: str, **extra: str) -> str:
-    """Start, expect exit 2 without a restart, return the one ``error:`` line."""
-    p = env.start(*args, **extra)
-    code = p.wait(120)
-    out = env.log()
-    assert code == 2, out[-3000:]
-    errors = [ln for ln in out.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1, out[-3000:]  # one line, one engine: a restart would print a second one
-    assert "Traceback" not in out and "engine_crashed" not in out and out.count("ERROR engine_refused") == 1, out
-    return errors[0]
 
 
 @pytest.fixture(scope="module")

@@ -357,7 +357,7 @@ class Engine:
         s = self.feed.stats
         return {"name": self.feed.name, "received": s.received, "trades": s.trades, "books": s.books,
                 "malformed": s.malformed, "bad_ticks": s.bad_ticks, "gaps": s.gaps,
-                "consecutive_bad": s.consecutive_bad, "stale": self.stale,
+                "heartbeats": s.heartbeats, "consecutive_bad": s.consecutive_bad, "stale": self.stale,
                 "seconds_since_event": round(time.monotonic() - self._last_event_wall, 3)}
 
     def latency_ms(self) -> dict[str, float | None]:

@@ -80,6 +80,7 @@ class Engine:
         self.control, self.metrics, self.recorder, self.swapper = control, metrics, recorder, swapper
         self.periodic = periodic or {}
         self.timers = Timers({"fast": 0.25, **(every or {})})
+        core.keep_features = False  # the recorder keeps each decision's vector (see _bar)
         clock = core.clock
         assert isinstance(clock, SimulatedClock)
         self.clock: SimulatedClock = clock
@@ -228,6 +229,11 @@ class Engine:
                 self.metrics.on_trade_closed(trades[self._seen_trades].pnl)
                 self._seen_trades += 1
         self.persistence.journal.save_states(self.state_doc())
+        # The core's per-bar history is the backtest's report; here the recorder and the journal keep it, and
+        # a run of weeks must not hold every bar in memory (the soak test measures the growth).
+        self.core.decisions.clear()
+        self.core.equity.clear()
+        self.core.trade_attribution.clear()
 
     def _error(self, msg: str) -> None:
         self.errors += 1
@@ -358,7 +364,7 @@ class Engine:
         s = self.feed.stats
         return {"name": self.feed.name, "received": s.received, "trades": s.trades, "books": s.books,
                 "malformed": s.malformed, "bad_ticks": s.bad_ticks, "gaps": s.gaps,
-                "consecutive_bad": s.consecutive_bad, "stale": self.stale,
+                "heartbeats": s.heartbeats, "consecutive_bad": s.consecutive_bad, "stale": self.stale,
                 "seconds_since_event": round(time.monotonic() - self._last_event_wall, 3)}
 
     def latency_ms(self) -> dict[str, float | None]:

@@ -28,6 +28,9 @@ class FeedsConfig(FrozenModel):
     stale_after_s: float | None = Field(None, gt=0, description="No data for this long (feed time) inside a "
                                         "session: no new entries, alert connection_lost. None = "
                                         "live.risk.stale_after_bars bar intervals.")
+    bar_close_grace_ms: int | None = Field(
+        500, ge=0, description="A real-time feed (the zmq ingress) closes a bar this long after its close when no "
+        "event has closed it (a quiet market, the session's last bar); null: bars close only on events.")
     max_consecutive_bad: int = Field(50, gt=0, description="Malformed messages or bad ticks in a row that halt "
                                                            "trading (each one is dropped and counted).")
     max_ts_regress_ms: float = Field(0.0, ge=0.0, description="An event this much (ms) older than the latest of "

@@ -64,7 +64,8 @@ class Engine:
 
     def __init__(self, *, symbol: str, bar_spec: str, large_trade_qty: int, core: DecisionCore, feed: Feed,
                  persistence: Persistence, epoch: str, model_version: str, max_consecutive_bad: int,
-                 stale_after_bars: int, stale_after_s: float | None = None, publish: Publish | None = None,
+                 stale_after_bars: int, stale_after_s: float | None = None, bar_close_grace_ms: int | None = None,
+                 publish: Publish | None = None,
                  alert: Alert | None = None,
                  control: ControlServer | None = None, metrics: Any = None, recorder: Any = None,
                  swapper: Any = None, periodic: dict[str, Callable[[], None]] | None = None,
@@ -87,6 +88,8 @@ class Engine:
         self.locator = SessionLocator(core.instrument)
         self.bar_ns = core.bar_ns
         self.stale_ns = int(stale_after_s * 1e9) if stale_after_s else stale_after_bars * core.bar_ns
+        self.grace_ns = None if bar_close_grace_ms is None else bar_close_grace_ms * 1_000_000
+        self._timer_ns = 0  # feed time up to which the bar timer has closed bars
         self.features = FeatureEngine(symbol, bar_spec=bar_spec, large_trade_qty=large_trade_qty, on_bar=self._bar)
         self.started = time.time()
         self.phase = "STARTING"
@@ -260,6 +263,8 @@ class Engine:
 
     # ---- between batches --------------------------------------------------------------------
     def _between(self) -> None:
+        if self.grace_ns is not None and self._last_event_ns:
+            self._close_quiet_bars()
         if self.control is not None:
             for cmd in self.control.pending():
                 self._command(cmd)
@@ -277,6 +282,29 @@ class Engine:
                     fn()
                 except Exception as err:
                     self._error(f"{name}: {type(err).__name__}: {err}")
+
+    def _close_quiet_bars(self) -> None:
+        """On a real-time feed (speed 1), decide a bar ``grace`` after its close when no event has: a quiet
+        minute or the session's last bar would otherwise wait for the next print. The bar's features and
+        the broker's state are those the next event would have found (it had not arrived), so the decision
+        is the replay's; only an event older than the grace arriving later is late (dropped, counted)."""
+        if float(getattr(self.feed, "speed", 0.0)) != 1.0 or self.phase != "RUNNING":
+            return
+        est = self._last_event_ns + int((time.monotonic() - self._last_event_wall) * 1e9)
+        target = est - (self.grace_ns or 0)
+        if target <= self._timer_ns or target <= self._last_event_ns:
+            return
+        self._timer_ns = target
+        self._bar_t0 = time.perf_counter_ns()
+        try:
+            self.features.advance_to(target)
+        except Exception as err:
+            self._error(f"{type(err).__name__}: {err}")
+        day = self._session
+        if day is not None and day not in self._closed and target >= self.locator.bounds(day).close_ns:
+            self._end_session()
+        if self.persistence.dirty:
+            self.persistence.commit(self.state_doc())
 
     def _check_stale(self, now: float) -> None:
         """No data for ``stale_after_bars`` bar intervals (in feed time) inside a session: no new entries,

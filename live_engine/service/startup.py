@@ -138,7 +138,8 @@ def build_engine(settings: Settings, feed: Feed, *, epoch: str, journal: Any, ve
                     persistence=persistence, epoch=epoch, model_version=str(bundle.version),
                     max_consecutive_bad=settings.live.feeds.max_consecutive_bad,
                     stale_after_bars=live.risk.stale_after_bars,
-                    stale_after_s=settings.live.feeds.stale_after_s, publish=publish, alert=alert)
+                    stale_after_s=settings.live.feeds.stale_after_s,
+                    bar_close_grace_ms=settings.live.feeds.bar_close_grace_ms, publish=publish, alert=alert)
     engine.bundle_live = bundle.live_sections()
     if publish is not None:
         from live_engine.service.persistence import fill_doc, order_doc

@@ -38,17 +38,21 @@ def test_stale_feed_bad_messages_and_the_broadcast_sequence(tmp_path):
         push = _push(env.env["QT_LIVE__FEEDS__INGRESS_ENDPOINT"])
         lake = Lake(env.settings.lake_root)
         seq, px = 0, float(lake.read_day("trades", "WDO", lake.days("trades", "WDO")[-1])["price"].iloc[-1])
-        for i in range(130):  # ~2 minutes of prints, one bar every 60 s of event time: two decisions
+        for i in range(120):  # prints from 10:00:00 to 10:01:59 São Paulo, one a second, all sent at once
             seq += 1
             push.send_multipart(encode_trade(Trade(DAY_NS + i * 1_000_000_000, "WDO", 10_000 + i, px + (i % 3) * 0.5,
                                                    1, 2, 10, 20), pub="test", seq=seq))
-        st = env.wait_status(lambda s: s["feed"]["trades"] >= 130, what="130 prints")
+        sent_at = time.monotonic()
+        st = env.wait_status(lambda s: s["feed"]["trades"] >= 120, what="120 prints")
         assert st["feed"]["gaps"] == 0 and st["feed"]["malformed"] == 0 and st["bars"] >= 1
+        # no print closes the 10:01 bar: the real-time bar timer decides it ~1.5 s later (its close + grace)
+        st = env.wait_status(lambda s: (s["last_bar"] or {}).get("ts_ns") == DAY_NS + 120 * 1_000_000_000,
+                             timeout=20, what="the quiet bar decided by the timer")
         st = env.wait_status(lambda s: s["feed"]["stale"], timeout=30, what="stale after 2 s without data")
         assert st["state"] != "HALTED", (st["halted"], st["held"], st["feed"])  # stale stops entries, it does not halt
         seq += 1
-        push.send_multipart(encode_trade(Trade(DAY_NS + 131 * 1_000_000_000, "WDO", 20_000, px, 1, 2, 10, 20),
-                                         pub="test", seq=seq))
+        now_ns = DAY_NS + 119 * 1_000_000_000 + int((time.monotonic() - sent_at) * 1e9)  # the feed's "now"
+        push.send_multipart(encode_trade(Trade(now_ns, "WDO", 20_000, px, 1, 2, 10, 20), pub="test", seq=seq))
         env.wait_status(lambda s: not s["feed"]["stale"], timeout=30, what="fresh data clears stale")
         for _ in range(5):  # five malformed messages in a row halt trading
             push.send_multipart([b"qt.v1.trade", b"{not json"])

@@ -164,10 +164,11 @@ def test_a_week_through_the_ingress_loses_nothing_and_memory_stays_flat(tmp_path
         assert st["epoch"] == epoch and follower.stats.epochs == [epoch]
         assert follower.stats.lost == 0 and follower.stats.gaps == 0 and follower.stats.malformed == 0
         n_dec = len(follower.decisions)
-        # every bar of the week's grid, less the last one: a live feed has no session-close timer, so the
-        # week's last bar closes only with the next session's first event (or never, at a stop)
+        # every bar of the week's grid but perhaps the last: no later print closes it, and the real-time bar
+        # timer (live.feeds.bar_close_grace_ms) decides it only once its close has passed on the engine's
+        # clock, which the publisher (2500x) left behind; test_engine_feed_health shows the timer at work
         grid = sum(bars_in_session(get_instrument("WDO"), d, 60) for d in week)
-        assert n_dec == bars == grid - 1, (n_dec, bars, grid)
+        assert n_dec == bars and grid - 1 <= bars <= grid, (n_dec, bars, grid)
         assert [s for s, _ in follower.decisions] == list(range(1, n_dec + 1))
         growth = (rss_end - rss_base) / rss_base
 

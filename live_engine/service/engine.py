@@ -412,4 +412,5 @@ class Engine:
                 "last_bar": last, "latency_ms": self.latency_ms(), "feed": self.feed_health(),
                 "warmup": {"sessions_done": done, "sessions": total},
                 "held": self.hold_reason, "halted": self.halt_reason, "errors": self.errors,
-                "bars": self.bars, "events": self.events, "uptime_s": round(time.time() - self.started, 1)}
+                "bars": self.bars, "events": self.events, "uptime_s": round(time.time() - self.started, 1),
+                "prometheus": f"http://127.0.0.1:{self.prometheus_port}/metrics" if self.prometheus_port else None}

@@ -36,6 +36,11 @@ def test_start_status_safe_stop_and_no_pipeline_imports(tmp_path):
         bad = sorted(m for m in mods - SETTINGS_SECTIONS if m.split(".")[0] in FORBIDDEN)
         assert not bad, f"the engine imported {bad}"
         assert {"zmq", "lightgbm", "features.streaming", "live_engine.service.engine"} <= mods
+        import urllib.request
+
+        env.wait_status(lambda s: (env.var / "metrics" / "current_metrics.json").exists(), what="a metrics file")
+        with urllib.request.urlopen(st["prometheus"], timeout=5) as resp:  # the exporter, on loopback only
+            assert st["prometheus"].startswith("http://127.0.0.1:") and b"qt_engine" in resp.read()
         out = env.qtml("engine", "status")
         assert out.returncode == 0 and "state" in out.stdout and "latency" in out.stdout, out.stderr
         assert _stop(env, p) == 0  # SIGTERM = safe stop, exit 0

@@ -41,6 +41,7 @@ from quantumtrader.clock import Clock
 
 BOOK_STALE_NS = 12 * 3600 * 10**9
 """A book snapshot older than this (longer than any session: it is an earlier session's) is no quote."""
+_NEVER = 2**63 - 1
 
 
 class Bar(Protocol):
@@ -239,7 +240,7 @@ class DecisionCore:
         self._prev_close = math.nan
         self._bars_held = 0
         self._seen_trades = 0
-        self._book_ts = 0  # the last book snapshot's time
+        self._book_expiry_ns = _NEVER  # a print after this finds the standing book stale (no book: never)
         self._entry_components: dict[str, dict[str, float]] = {}
 
     # ---- per event (hot path) ---------------------------------------------------------------
@@ -249,17 +250,20 @@ class DecisionCore:
         A book recorded more than :data:`BOOK_STALE_NS` before the print (an earlier session's, e.g. a
         trades-only session after a recorded one) is no quote: the broker forgets it and fills from prints."""
         self.last_data_ns = ts_ns
-        if ts_ns - self._book_ts > BOOK_STALE_NS and self.broker.book is not None:
+        if ts_ns > self._book_expiry_ns:
             self.broker.forget_book()
+            self._book_expiry_ns = _NEVER
         self.broker.on_trade(ts_ns, price, side)
 
     def on_book(self, ts_ns: int, bid: float, ask: float) -> None:
-        self.last_data_ns = self._book_ts = ts_ns
+        self.last_data_ns = ts_ns
+        self._book_expiry_ns = ts_ns + BOOK_STALE_NS
         self.broker.on_book(ts_ns, bid, ask)
 
     def on_book_levels(self, ts_ns: int, row: Sequence[float]) -> None:
         """A 5-level book snapshot as one packed row (``live_engine.execution.costs``); the broker walks it."""
-        self.last_data_ns = self._book_ts = ts_ns
+        self.last_data_ns = ts_ns
+        self._book_expiry_ns = ts_ns + BOOK_STALE_NS
         self.broker.on_book_levels(ts_ns, row)
 
     # ---- per bar ----------------------------------------------------------------------------

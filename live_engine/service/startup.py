@@ -159,6 +159,7 @@ def build_engine(settings: Settings, feed: Feed, *, epoch: str, journal: Any, ve
     snap = venue.load_snapshot()
     if snap is not None:
         restore_broker(core.broker, snap)
+        core.broker.forget_book()  # the book is the market's, not the account's: the next snapshot brings it
     if saved and saved.get("halt_reason"):
         engine.halt_reason = str(saved["halt_reason"])
     # step 6

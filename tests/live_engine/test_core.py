@@ -216,3 +216,18 @@ def test_a_new_core_resumes_every_regime_from_state(model):
     assert fresh.state() == core.state() and fresh.state()["coordinator"]["regime"] == 0
     with pytest.raises(ValueError, match="regime"):
         consensus_core(model).restore(core.state())
+
+
+def test_a_book_from_an_earlier_session_is_no_quote_for_the_next_sessions_first_fill():
+    from live_engine.decision.core import ScriptedDecider
+
+    core = make_core(ScriptedDecider({}))
+    core.on_book(OPEN, 5000.0, 5000.5)  # yesterday's last book
+    next_day = OPEN + 24 * 3600 * 10**9
+    core.broker.submit_market(next_day, 1, 1, "entry")
+    core.on_trade(next_day + 200 * 10**6, 5400.0, 1)  # today's first print: an aggressive buy at 5400
+    assert core.broker.book is None and core.broker.fills[-1].price == 5400.0  # not yesterday's 5000.5 ask
+    core.on_book(next_day + 300 * 10**6, 5399.5, 5400.0)  # a fresh snapshot is the quote again
+    core.broker.submit_market(next_day + 400 * 10**6, -1, 1, "exit")
+    core.on_trade(next_day + 600 * 10**6, 5400.0, 1)
+    assert core.broker.fills[-1].price == 5399.5  # the sell hit today's bid

@@ -18,9 +18,8 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from features.streaming import BarClose, FeatureEngine
 from features.streaming_session import SessionLocator
@@ -30,6 +29,7 @@ from live_engine.feeds.events import Book, Feed, Trade
 from live_engine.risk.engine import HALTED
 from live_engine.service.control import EMERGENCY, STATUS, STOP, Command, ControlServer
 from live_engine.service.persistence import Persistence
+from live_engine.service.status import EngineStatus
 from quantumtrader.clock import SimulatedClock
 from quantumtrader.logging import get_logger
 
@@ -59,7 +59,7 @@ class Timers:
         return False
 
 
-class Engine:
+class Engine(EngineStatus):
     """The loop around one :class:`DecisionCore` (module docstring)."""
 
     def __init__(self, *, symbol: str, bar_spec: str, large_trade_qty: int, core: DecisionCore, feed: Feed,
@@ -372,45 +372,3 @@ class Engine:
         return {"core": self.core.state(), "position": {"qty": b.position, "avg_price": b.avg_price},
                 "halt_reason": self.halt_reason, "epoch": self.epoch, "last_event_ns": self._last_event_ns,
                 "stopped_cleanly": self.phase == "STOPPING"}
-
-    def state_name(self) -> str:
-        if self.phase in ("STARTING", "WARMING"):
-            return "WARMING"
-        if self.hold_reason or self.halt_reason:
-            return HALTED
-        if self.core.degraded:
-            return "DEGRADED"
-        return str(self.core.risk.state)
-
-    def day_stats(self) -> tuple[float, int]:
-        """(today's PnL in R$, today's entries)."""
-        b, risk = self.core.broker, self.core.risk
-        mark = b.last if b.last == b.last else b.avg_price
-        return b.equity_pnl(mark) - risk.day_start_pnl, int(risk.daily_entries)
-
-    def feed_health(self) -> dict[str, Any]:
-        s = self.feed.stats
-        return {"name": self.feed.name, "received": s.received, "trades": s.trades, "books": s.books,
-                "malformed": s.malformed, "bad_ticks": s.bad_ticks, "gaps": s.gaps,
-                "heartbeats": s.heartbeats, "consecutive_bad": s.consecutive_bad, "stale": self.stale,
-                "seconds_since_event": round(time.monotonic() - self._last_event_wall, 3)}
-
-    def latency_ms(self) -> dict[str, float | None]:
-        snap = self.metrics.latency_ms() if self.metrics is not None and hasattr(self.metrics, "latency_ms") else {}
-        return {"p50": snap.get("p50"), "p99": snap.get("p99")}
-
-    def status(self) -> dict[str, Any]:
-        pnl, trades = self.day_stats()
-        b = self.core.broker
-        last = None
-        if self.last_bar is not None:  # the exchange's local time, with its offset
-            t = datetime.fromtimestamp(self.last_bar["ts_ns"] / 1e9, ZoneInfo(self.core.instrument.timezone))
-            last = {**self.last_bar, "time": t.isoformat(timespec="seconds")}
-        done, total = self.warmup_progress
-        return {"state": self.state_name(), "epoch": self.epoch, "model_version": self.model_version,
-                "position": b.position, "avg_price": b.avg_price, "day_pnl": round(pnl, 2), "day_trades": trades,
-                "last_bar": last, "latency_ms": self.latency_ms(), "feed": self.feed_health(),
-                "warmup": {"sessions_done": done, "sessions": total},
-                "held": self.hold_reason, "halted": self.halt_reason, "errors": self.errors,
-                "bars": self.bars, "events": self.events, "uptime_s": round(time.time() - self.started, 1),
-                "prometheus": f"http://127.0.0.1:{self.prometheus_port}/metrics" if self.prometheus_port else None}

@@ -33,7 +33,7 @@ from quantumtrader.errors import InputError
 
 STATIC = Path(__file__).with_name("static")
 HISTORY_POINTS = 600  # bars on the chart
-ALERTS_KEPT = 50
+ALERTS_KEPT = 50  # and as many orders and fills
 CLIENT_QUEUE = 1000  # events queued per page; beyond, the oldest is dropped (the page resyncs on reload)
 PING_S = 15.0  # an SSE comment this often keeps proxies from closing an idle stream
 MIN_TOKEN = 8
@@ -61,6 +61,7 @@ class MonitorState:
         self.latest: dict[str, Any] = {}
         self.series: deque[list[Any]] = deque(maxlen=history)
         self.alerts: deque[dict[str, Any]] = deque(maxlen=alerts)
+        self.orders: deque[dict[str, Any]] = deque(maxlen=alerts)  # orders and fills, as they came
         self.epoch: str | None = None
         self.received = 0
         self.lost = 0
@@ -93,6 +94,8 @@ class MonitorState:
             self.latest[msg.topic] = data
             if msg.topic == "alerts":
                 self.alerts.append({"seq": msg.seq, "ts_ns": msg.ts_ns, **data})
+            elif msg.topic in ("orders", "fills"):
+                self.orders.append({"seq": msg.seq, "ts_ns": msg.ts_ns, "topic": msg.topic, **data})
             point = self._point(msg.topic, data)
             return {"topic": msg.topic, "seq": msg.seq, "epoch": msg.epoch, "ts_ns": msg.ts_ns, "data": data,
                     "point": point, "received": self.received, "lost": self.lost}
@@ -101,7 +104,7 @@ class MonitorState:
         """Everything at once, for a page that just connected."""
         with self._lock:
             return {"latest": dict(self.latest), "series": [list(p) for p in self.series],
-                    "alerts": list(self.alerts), "feature_names": self.feature_names, "epoch": self.epoch,
+                    "alerts": list(self.alerts), "orders": list(self.orders), "feature_names": self.feature_names, "epoch": self.epoch,
                     "received": self.received, "lost": self.lost}
 
 
@@ -248,6 +251,8 @@ def serve(endpoint: str, host: str, port: int, token: str | None = None,
     from quantumtrader.servers import port_is_free
 
     check_access(host, token)
+    if "://" not in endpoint:
+        raise InputError(f"live.zmq_pub_endpoint={endpoint!r} is not a ZMQ endpoint: use tcp://127.0.0.1:PORT")
     if not port_is_free(port):
         raise InputError(f"port {port} is in use: stop what listens there or pass --port")
     monitor = Monitor(endpoint)

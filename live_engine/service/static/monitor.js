@@ -1,6 +1,6 @@
 // The monitor page: a snapshot on connect, then one server-sent event per broadcast message.
 "use strict";
-const S = { latest: {}, series: [], alerts: [], names: [], seen: new Set() };
+const S = { latest: {}, series: [], alerts: [], orders: [], names: [], seen: new Set() };
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token");
 const withToken = (path) => token ? path + "?token=" + encodeURIComponent(token) : path;
@@ -72,6 +72,17 @@ function showAlerts() {
   }).join("") : '<li class="muted">no alerts</li>';
 }
 
+function showOrders() {
+  const items = S.orders.slice(-12).reverse();
+  $("orders").innerHTML = items.length ? items.map((o) => {
+    const t = o.ts_ns ? new Date(o.ts_ns / 1e6).toLocaleTimeString() : "";
+    const what = o.topic === "fills" ? "fill" : "order", side = o.side > 0 ? "BUY" : o.side < 0 ? "SELL" : "?";
+    const price = o.price == null ? (o.kind ?? "market") : num(o.price, 1);
+    return `<li><span class="lvl">${what}</span> ${side} ${esc(o.qty ?? "?")} @ ${esc(price)} ` +
+      `<span class="muted">${esc(o.tag ?? "")} ${esc(o.status ?? "")} ${esc(o.client_id ?? "")} ${t}</span></li>`;
+  }).join("") : '<li class="muted">no orders yet</li>';
+}
+
 function drawChart() {
   const c = $("chart"), g = c.getContext("2d");
   const w = c.width = c.clientWidth * devicePixelRatio, h = c.height = c.clientHeight * devicePixelRatio;
@@ -133,16 +144,20 @@ function onSnapshot(snap) {
   S.names = snap.feature_names || [];
   S.series = snap.series || [];
   S.alerts = snap.alerts || [];
-  S.seen = new Set(S.alerts.map((a) => a.seq));
+  S.orders = snap.orders || [];
+  S.seen = new Set([...S.alerts, ...S.orders].map((a) => a.seq));
   for (const [topic, data] of Object.entries(snap.latest || {})) apply(topic, data);
   counts(snap.received, snap.lost, snap.epoch);
-  showAlerts(); scheduleChart();
+  showAlerts(); showOrders(); scheduleChart();
 }
 
 function onMessage(ev) {
   apply(ev.topic, ev.data);
   if (ev.topic === "alerts" && !S.seen.has(ev.seq)) {
     S.seen.add(ev.seq); S.alerts.push({ seq: ev.seq, ts_ns: ev.ts_ns, ...ev.data }); showAlerts();
+  }
+  if ((ev.topic === "orders" || ev.topic === "fills") && !S.seen.has(ev.seq)) {
+    S.seen.add(ev.seq); S.orders.push({ seq: ev.seq, ts_ns: ev.ts_ns, topic: ev.topic, ...ev.data }); showOrders();
   }
   if (ev.point) { addPoint(ev.point); scheduleChart(); }
   counts(ev.received, ev.lost, ev.epoch);

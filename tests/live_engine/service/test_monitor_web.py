@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,10 @@ def test_the_monitor_page_shows_the_broadcast_live_in_headless_chromium(tmp_path
                                         "model_signal": 0.3, "agents_signal": 0.41, "combined": 0.37,
                                         "confidence": 0.66})
                 pub.publish("decisions", decision)
+            pub.publish("orders", {"client_id": "e1-000001", "ts_ns": decision["ts_ns"], "side": 1, "qty": 2,
+                                   "kind": "market", "price": None, "tag": "entry", "status": "WORKING"})
+            pub.publish("fills", {"fill_id": "f1", "client_id": "e1-000001", "ts_ns": decision["ts_ns"], "side": 1,
+                                  "qty": 2, "price": 5_529.5, "fee": 1.2, "tag": "entry"})
             pub.publish("alerts", {"level": "WARNING", "code": "latency_high", "message": "p99 4.2 ms over 3 ms"})
             while len(_snapshot(port)["series"]) < 40 or not _snapshot(port)["alerts"]:
                 assert time.monotonic() < deadline, _snapshot(port)
@@ -107,6 +112,8 @@ def test_the_monitor_page_shows_the_broadcast_live_in_headless_chromium(tmp_path
                     expect(page.locator("#agents")).to_contain_text("0.310")
                     expect(page.locator("#features")).to_contain_text("spread_ticks")
                     expect(page.locator("#signal")).to_contain_text("0.660")
+                    expect(page.locator("#orders li")).to_have_count(2)
+                    expect(page.locator("#orders")).to_contain_text("BUY 2 @ 5,529.5")
                     assert page.locator("#strip div").count() == len(FEATURE_NAMES)
                     # published after the page loaded: it arrives over the event stream
                     pub.publish("metrics", _metrics(2, 1234.5) | {"state": "REDUCED"})
@@ -141,3 +148,33 @@ def test_binding_beyond_loopback_without_a_token_is_refused_with_one_line(tmp_pa
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "0.0.0.0" in lines[0] and "--token" in lines[0], proc.stderr
     assert "ready" not in proc.stdout
+
+
+def _status(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def test_with_a_token_every_data_request_must_carry_it_and_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    port, token = _free_port(), "s3cret-monitor-token"
+    proc = subprocess.Popen([str(QTML), "monitor", "--host", "0.0.0.0", "--port", str(port), "--token", token],
+                            env=_env(tmp_path, "tcp://127.0.0.1:1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == f"ready: http://0.0.0.0:{port}"
+        base = f"http://127.0.0.1:{port}"
+        for path in ("/", "/api/snapshot", "/events"):
+            assert _status(base + path) == 401, path
+            assert _status(f"{base}{path}?token=wrong-token-123") == 401, path
+        assert _status(f"{base}/api/snapshot?token={token}") == 200
+        assert _status(f"{base}/api/snapshot", {"Authorization": f"Bearer {token}"}) == 200
+        assert _status(f"{base}/?token={token}") == 200
+        assert _status(f"{base}/static/monitor.js") == 200  # the script holds no data
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, (out, err)

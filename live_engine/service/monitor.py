@@ -104,8 +104,8 @@ class MonitorState:
         """Everything at once, for a page that just connected."""
         with self._lock:
             return {"latest": dict(self.latest), "series": [list(p) for p in self.series],
-                    "alerts": list(self.alerts), "orders": list(self.orders), "feature_names": self.feature_names, "epoch": self.epoch,
-                    "received": self.received, "lost": self.lost}
+                    "alerts": list(self.alerts), "orders": list(self.orders), "feature_names": self.feature_names,
+                    "epoch": self.epoch, "received": self.received, "lost": self.lost}
 
 
 class Hub:

@@ -28,6 +28,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from features.spec import FEATURE_NAMES
 from live_engine.service.broadcast import TOPICS, Message, Subscriber, is_loopback_host, to_json
 from quantumtrader.errors import InputError
 
@@ -39,12 +40,6 @@ PING_S = 15.0  # an SSE comment this often keeps proxies from closing an idle st
 MIN_TOKEN = 8
 
 
-def _index(name: str) -> int | None:
-    from features.spec import FEATURE_NAMES
-
-    return FEATURE_NAMES.index(name) if name in FEATURE_NAMES else None
-
-
 class MonitorState:
     """What the page shows, folded from broadcast messages; safe to read and write from several threads.
 
@@ -53,10 +48,9 @@ class MonitorState:
     """
 
     def __init__(self, history: int = HISTORY_POINTS, alerts: int = ALERTS_KEPT) -> None:
-        from features.spec import FEATURE_NAMES
-
         self.feature_names = list(FEATURE_NAMES)
-        self._spread, self._imbalance = _index("spread_ticks"), _index("book_imb_l1")
+        self._spread, self._imbalance = (FEATURE_NAMES.index(n) if n in FEATURE_NAMES else None
+                                         for n in ("spread_ticks", "book_imb_l1"))
         self._lock = threading.Lock()
         self.latest: dict[str, Any] = {}
         self.series: deque[list[Any]] = deque(maxlen=history)

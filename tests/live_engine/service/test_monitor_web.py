@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from features.spec import FEATURE_NAMES
-from live_engine.service.broadcast import Broadcaster
+from live_engine.service.broadcast import Broadcaster, Message
+from live_engine.service.monitor import MonitorState
 
 ROOT = Path(__file__).resolve().parents[3]
 QTML = Path(sys.executable).with_name("qtml")
@@ -178,3 +179,26 @@ def test_with_a_token_every_data_request_must_carry_it_and_ctrl_c_stops_cleanly(
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, (out, err)
+
+
+def _msg(topic: str, seq: int, data: dict[str, Any], epoch: str = "e1", lost: int = 0,
+         new_epoch: bool = False) -> Message:
+    return Message(topic, seq, seq, epoch, 0, data, b"", lost=lost, new_epoch=new_epoch)
+
+
+def test_a_bar_is_one_chart_point_from_its_features_and_its_decision_and_a_new_epoch_starts_a_new_chart() -> None:
+    state = MonitorState(history=3)
+    features, decision = _bar(0)
+    state.apply(_msg("features", 1, features, new_epoch=True))
+    event = state.apply(_msg("decisions", 2, decision))
+    spread, imbalance = (features["features"][FEATURE_NAMES.index(n)] for n in ("spread_ticks", "book_imb_l1"))
+    assert event["point"] == [features["ts_ns"], decision["close"], spread, imbalance]
+    for i in range(1, 5):
+        state.apply(_msg("features", 2 * i + 1, _bar(i)[0]))
+    snap = state.snapshot()
+    assert len(snap["series"]) == 3 and snap["series"][-1][1] is None  # bounded; a bar without decision has no close
+    state.apply(_msg("alerts", 20, {"level": "ERROR", "code": "x"}, lost=2))
+    assert state.snapshot()["lost"] == 2 and state.snapshot()["alerts"][0]["code"] == "x"
+    state.apply(_msg("features", 1, _bar(9)[0], epoch="e2", new_epoch=True))
+    snap = state.snapshot()
+    assert snap["epoch"] == "e2" and len(snap["series"]) == 1 and snap["received"] == 8

@@ -98,6 +98,22 @@ def demo(
     run_demo(get_settings(), trades_only=trades_only)
 
 
+@app.command("monitor")
+def monitor(
+    port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: live.service.monitor.port)."),
+    host: str = typer.Option(None, "--host", help="Address (default: live.service.monitor.host, 127.0.0.1)."),
+    token: str = typer.Option(None, "--token", help="Required beyond loopback (or set the env variable "
+                                                    "QT_LIVE__SERVICE__MONITOR__TOKEN)."),
+) -> None:
+    """A live web page of the engine's broadcast; prints `ready: <url>`; Ctrl-C stops it."""
+    from live_engine.service.monitor import serve
+
+    settings = get_settings()
+    cfg = settings.live.service.monitor
+    serve(settings.live.zmq_pub_endpoint, host or cfg.host, port or cfg.port, token or cfg.token,
+          echo=lambda line: typer.echo(line))
+
+
 app.command("simulate")(simulate)
 app.command("ingest")(ingest)
 app.add_typer(features_app, name="features", help="Build qt65_v1 features and manage the Feast store.")

@@ -62,7 +62,12 @@ def _is_loopback(endpoint: str) -> bool:
         return True
     if scheme != "tcp":
         return False
-    host = (urlsplit(endpoint).hostname or "").strip("[]")
+    return is_loopback_host(urlsplit(endpoint).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for 127.0.0.0/8, ``::1`` (bracketed or not) and ``localhost``."""
+    host = host.strip("[]")
     if host == "localhost":
         return True
     try:

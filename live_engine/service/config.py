@@ -23,6 +23,16 @@ class AlertsConfig(FrozenModel):
     repeat_after_s: float = Field(300.0, ge=0, description="The same alert is raised again at most this often.")
 
 
+class MonitorConfig(FrozenModel):
+    """``qtml monitor``: the web page fed by the broadcast (docs/monitor.md)."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address the page binds; beyond loopback a token "
+                                                              "is required.")
+    port: int = Field(8080, ge=1, le=65535, description="Port of the page.")
+    token: str | None = Field(None, min_length=8, description="Required by every request when set (?token=...); "
+                                                              "set it in the environment, not in YAML.")
+
+
 class ServiceConfig(FrozenModel):
     """The engine process."""
 
@@ -47,3 +57,4 @@ class ServiceConfig(FrozenModel):
     record: bool = Field(True, description="Write every received trade and book event to the lake.")
     record_flush_s: float = Field(1.0, gt=0, description="Recorded events are made durable at least this often.")
     alerts: AlertsConfig = AlertsConfig()
+    monitor: MonitorConfig = MonitorConfig()

@@ -221,7 +221,8 @@ class Engine(EngineStatus):
                 sig["shadow"] = shadow
             self.publish("signals", sig)
             self.publish("decisions", {k: rec[k] for k in ("ts_ns", "session", "direction", "reason", "action",
-                                                           "denial", "state", "position", "band")}
+                                                           "denial", "state", "position", "band",
+                                                           "close", "votes", "weights")}
                          | {"model_version": self.model_version})
         if self.recorder is not None:
             self.recorder.decision(bar.close_ts_ns, session, x, rec, self.model_version, shadow)

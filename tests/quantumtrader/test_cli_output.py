@@ -137,7 +137,7 @@ def test_help_of_every_command_shows_its_defaults_untruncated_at_80_columns() ->
                 ["model"], ["model", "list"], ["model", "show"], ["model", "evaluate"], ["model", "promote"],
                 ["model", "rollback"], ["feed"], ["feed", "publish"], ["engine"], ["engine", "tail"],
                 ["engine", "start"], ["engine", "status"], ["engine", "stop"], ["engine", "emergency-stop"],
-                ["engine", "replay-check"]]
+                ["engine", "replay-check"], ["monitor"]]
     for cmd in commands:
         result = CliRunner().invoke(app, [*cmd, "--help"], env={"COLUMNS": "80"})
         assert result.exit_code == 0, result.output

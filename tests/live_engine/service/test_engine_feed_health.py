@@ -64,6 +64,9 @@ def test_stale_feed_bad_messages_and_the_broadcast_sequence(tmp_path):
             msgs.append(m)
         assert {m.topic for m in msgs} >= {"alerts", "metrics"}
         assert {m.epoch for m in msgs} == {st["epoch"]} and sub.stats.lost == 0
+        decisions = [m.data for m in msgs if m.topic == "decisions"]  # with the agents' votes, weights, close
+        assert decisions and all(len(d["votes"]) == 4 and set(d["weights"]) == set(d["votes"])
+                                 and px <= d["close"] <= px + 1 for d in decisions), decisions
         codes = [m.data.get("code") for m in msgs if m.topic == "alerts"]
         assert "connection_lost" in codes and "trading_halted" in codes, codes
         log = (env.var / "logs" / "qt.jsonl").read_text()

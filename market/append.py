@@ -16,15 +16,13 @@ The day's earlier quarantine is carried over unchanged, so no bad row is lost.
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from market.schemas import TRADE_SCHEMA
+from quantumtrader import testhooks
 
 # Test hook of the crash-safety test (tests/reliability/test_ingest_crash.py): when this variable
 # names a point ("after_mark", "after_trades", "after_bars"), the ingest prints "ingest paused at
@@ -33,10 +31,8 @@ PAUSE_ENV = "QT_INGEST_TEST_PAUSE"
 
 
 def pause_point(point: str) -> None:
-    """Sleep at ``point`` when :data:`PAUSE_ENV` asks for it (a no-op otherwise)."""
-    if os.environ.get(PAUSE_ENV) == point:
-        print(f"ingest paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(600)
+    """Sleep at ``point`` when :data:`PAUSE_ENV` asks for it (``quantumtrader.testhooks``)."""
+    testhooks.pause_point(PAUSE_ENV, point, "ingest")
 
 
 @dataclass(frozen=True)

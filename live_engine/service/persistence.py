@@ -15,24 +15,20 @@ applies them once, by fill id. ``QT_ENGINE_TEST_PAUSE`` names a point where the 
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from dataclasses import asdict
 from typing import Any, Protocol
 
 from live_engine.execution.broker import Fill, Order, PaperBroker
 from live_engine.execution.broker_state import snapshot
+from quantumtrader import testhooks
 
 PAUSE_ENV = "QT_ENGINE_TEST_PAUSE"
 PAUSE_POINTS = ("after_intent", "after_exchange")
 
 
 def pause_point(point: str) -> None:
-    """Sleep at ``point`` when :data:`PAUSE_ENV` asks for it (a no-op otherwise)."""
-    if os.environ.get(PAUSE_ENV) == point:
-        print(f"engine paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(600)
+    """Sleep at ``point`` when :data:`PAUSE_ENV` asks for it (``quantumtrader.testhooks``)."""
+    testhooks.pause_point(PAUSE_ENV, point, "engine")
 
 
 def order_doc(o: Order, epoch: str) -> dict[str, Any]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quantumtrader import testhooks
 from quantumtrader.db import create_engine, exclusive_lock
 from quantumtrader.errors import InputError
 from quantumtrader.logging import get_logger
@@ -51,11 +50,8 @@ VERDICT_FILE = "verdict.json"
 
 
 def pause_point(point: str) -> None:
-    """Sleep at ``point`` when :data:`PAUSE_ENV` names it (a no-op otherwise)."""
-    want, _, seconds = os.environ.get(PAUSE_ENV, "").partition(":")
-    if want == point:
-        print(f"promotion paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(float(seconds) if seconds else 600.0)
+    """Sleep at ``point`` when :data:`PAUSE_ENV` names it (``quantumtrader.testhooks``)."""
+    testhooks.pause_point(PAUSE_ENV, point, "promotion")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 
 from quantumtrader.logging import get_logger
 from serving.bundle_writer import log_bundle
+from serving.tracking import ensure_experiment
 from training.labels import CLASS_NAMES, CLASSES
 
 if TYPE_CHECKING:
@@ -47,22 +48,6 @@ class Registered:
     @property
     def alias_uri(self) -> str:
         return f"models:/{self.name}@{self.alias}"
-
-
-def ensure_experiment(settings: Settings, name: str | None = None) -> str:
-    """Point MLflow at the configured store; create the experiment with the configured artifact root."""
-    import mlflow
-
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    name = name or settings.training.experiment
-    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return str(exp.experiment_id)
-    root = settings.stores.mlflow_artifact_root
-    assert root is not None
-    root.mkdir(parents=True, exist_ok=True)
-    return str(client.create_experiment(name, artifact_location=(root / name).as_uri()))
 
 
 def git_commit(root: Path) -> str:

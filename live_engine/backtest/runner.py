@@ -160,7 +160,7 @@ def log_to_mlflow(settings: Settings, run_dir: Path, metrics: dict[str, Any], in
     ``working-tree``); the version's ``last_backtest_*`` tags point back at the run."""
     import mlflow
 
-    from training.tracking import ensure_experiment
+    from serving.tracking import ensure_experiment
 
     uri = settings.mlflow_tracking_uri
     exp_id = ensure_experiment(settings, settings.live.backtest.experiment)

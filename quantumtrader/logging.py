@@ -26,7 +26,9 @@ import orjson
 
 _ROOT = "qt"
 _SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
-_URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
+# userinfo ends at the first "@" and, per RFC 3986, holds no "/", "?", "#" (quotes and commas end a URL in a
+# JSON line): without that, ``http://host:5000/x","who":"a@b"`` lost everything from the port to the "@"
+_URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^:/@\s\"',]*:)[^@\s/?#\"',]*@")
 
 
 def redact(text: str) -> str:

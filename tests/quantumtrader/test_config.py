@@ -271,6 +271,13 @@ def test_a_password_never_appears_in_a_refusal(tmp_path: Path, monkeypatch: pyte
     assert redact("x mysql://u:p@h/db y https://a:b@c") == "x mysql://u:***@h/db y https://a:***@c"
 
 
+def test_redact_keeps_a_json_line_whose_url_has_a_port() -> None:
+    # orjson writes no spaces: a URL with a port followed by any "@" later on the line used to lose the text between
+    line = '{"url":"http://127.0.0.1:5000/x","who":"a@b","db":"postgresql://qt:hunter2@h:5432/t"}'
+    assert redact(line) == '{"url":"http://127.0.0.1:5000/x","who":"a@b","db":"postgresql://qt:***@h:5432/t"}'
+    assert redact("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+
+
 @pytest.mark.parametrize(("stores", "reason"), [
     ({"prefect_api_url": "127.0.0.1:4200/api"}, "stores.prefect_api_url: '127.0.0.1:4200/api' is no http(s)://"),
     ({"prefect_api_database_url": "prefect.db"}, "stores.prefect_api_database_url: 'prefect.db' is no database URL"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from contextlib import ExitStack
 from typing import Any
 
 from quantumtrader.errors import ConfigError, InputError
@@ -38,6 +39,35 @@ def make_feed(settings: Any, kind: str, speed: float | None) -> Any:
     raise InputError(f"unknown feed {kind!r}: one of replay, sim, zmq")
 
 
+def hold_journal(journal: Any) -> ExitStack:
+    """Take the journal's cross-process lock ``engine-<mode>`` for the engine's lifetime, or refuse to start.
+
+    A second engine on the same journal (another var dir, a PostgreSQL URL shared by two hosts, a start that
+    bypassed the pidfile) would send the same deterministic client order ids twice. The lock is an flock
+    beside a SQLite journal or a PostgreSQL advisory lock: a killed engine releases it with its process."""
+    from quantumtrader.db import exclusive_lock
+    from quantumtrader.errors import TransientError
+    from quantumtrader.logging import redact
+
+    import hashlib
+
+    from quantumtrader.db import sqlite_path
+
+    name = f"engine-{journal.mode}"
+    if sqlite_path(journal.url) is None:  # advisory keys are per database: the URL (schema included) names it
+        name += "-" + hashlib.sha256(redact(journal.url).encode()).hexdigest()[:12]
+    stack = ExitStack()
+    holder: list[str] = []
+    try:
+        stack.enter_context(exclusive_lock(journal.engine, name, timeout_s=0.0, on_wait=holder.append))
+    except TransientError:
+        journal.close()
+        raise InputError(f"another engine ({holder[0] if holder else 'another process'}) holds the journal "
+                         f"{redact(journal.url)}: stop it first (`qtml engine stop`), or give this one its own "
+                         "stores.journal_db_url") from None
+    return stack
+
+
 def run(feed_kind: str | None, speed: float | None) -> int:
     from live_engine.journal.journal import Journal
     from live_engine.journal.paper_venue import PaperVenueStore
@@ -61,6 +91,7 @@ def run(feed_kind: str | None, speed: float | None) -> int:
         alerts.raise_alert(level, code, message)
 
     journal, quarantined = Journal.open_or_quarantine(Journal.url_for(settings), mode=settings.live.journal.mode)
+    held = hold_journal(journal)  # one engine per journal, whatever the var dir or the pidfile say
     venue = PaperVenueStore.for_settings(settings)
     start = journal.record_start(epoch, config_snapshot(settings))
     if start.diff:
@@ -146,6 +177,7 @@ def run(feed_kind: str | None, speed: float | None) -> int:
             prom.close()
         broadcaster.close()
         alerts.close()
+        held.close()
         journal.close()
         venue.close()
         if pid.exists() and pid.read_text().strip() == str(__import__("os").getpid()):

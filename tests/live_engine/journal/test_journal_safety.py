@@ -105,3 +105,18 @@ def test_the_paper_venue_refuses_a_journals_database(journal_url: str) -> None:
     with pytest.raises(InputError, match="is not a paper venue book"):
         PaperVenueStore.open(journal_url)
     Journal.open(journal_url, mode="paper").close()
+
+
+def test_a_second_engine_on_the_same_journal_is_refused_and_the_lock_ends_with_the_first(journal_url: str) -> None:
+    from live_engine.service.main import hold_journal
+
+    first = Journal.open(journal_url, mode="paper")
+    held = hold_journal(first)
+    second = Journal.open(journal_url, mode="paper")
+    with pytest.raises(InputError, match=r"another engine .* holds the journal .*stop it first"):
+        hold_journal(second)
+    held.close()
+    third = Journal.open(journal_url, mode="paper")
+    hold_journal(third).close()  # released: the next engine starts
+    third.close()
+    first.close()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
-from engine_env import make_env
+from engine_env import REPO, free_port, make_env
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +165,13 @@ def test_detach_returns_once_the_engine_answers_and_stop_ends_it(tmp_path):
         pid = int((env.var / "run" / "engine.pid").read_text())
         again = env.qtml("engine", "start", "--detach")
         assert again.returncode == 2 and "already running" in again.stderr
+        # another var dir (no pidfile to see) on the same journal: the journal's lock refuses it
+        other = {**env.env, "QT_STORES__VAR_DIR": str(tmp_path / "other"),
+                 "QT_STORES__JOURNAL_DB_URL": f"sqlite:///{env.var / 'journal' / 'paper.db'}",
+                 "QT_LIVE__ZMQ_PUB_ENDPOINT": f"tcp://127.0.0.1:{free_port()}"}
+        second = subprocess.run([sys.executable, "-m", "live_engine.service.main", "--feed", "sim"], cwd=REPO,
+                                env=other, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "holds the journal" in second.stderr, second.stderr[-2000:]
         st = env.qtml("engine", "status", "--json")
         assert st.returncode == 0 and '"state"' in st.stdout
         stop = env.qtml("engine", "stop")

@@ -14,6 +14,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Hermetic: a QT_ override in the shell that runs the suite (e.g. QT_STORES__VAR_DIR=/srv/qt) would move every
+# test's stores out of its tmp_path; tests that want one set it themselves.
+for _name in [n for n in os.environ if n.startswith("QT_")]:
+    del os.environ[_name]
 
 from quantumtrader.config import Settings, load_settings
 

@@ -17,6 +17,7 @@ from live_engine.cli import backtest
 from live_engine.feeds.cli import app as feed_app
 from live_engine.service.cli import app as engine_app
 from market.cli import ingest, simulate
+from ops.cli import backup_cmd, check_cmd, clean_cmd, restore_cmd
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
 from quantumtrader.ui import app as ui_app
@@ -123,6 +124,11 @@ app.add_typer(model_app, name="model")
 app.add_typer(engine_app, name="engine")
 app.add_typer(feed_app, name="feed", help="Market data feeds: publish lake sessions to the engine's ZMQ ingress.")
 app.add_typer(ui_app, name="ui")
+# housekeeping (ops/, docs/housekeeping.md)
+app.command("backup")(backup_cmd)
+app.command("restore")(restore_cmd)
+app.command("clean")(clean_cmd)
+app.command("check")(check_cmd)
 
 
 def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, str]:

@@ -71,6 +71,21 @@ class StoresConfig(FrozenModel):
     connect_timeout_s: float = Field(10.0, gt=0)  # a server store that does not answer in this time fails the command
 
 
+# ---- ops/: backup, restore, clean, pre-market check (docs/housekeeping.md) --------------------------------
+# Declared here rather than in ops/ so that the engine process, which loads Settings, never imports ops/.
+class OpsConfig(FrozenModel):
+    """``qtml backup|restore|clean|check`` and the backup-daily, clean-weekly, check-premarket deployments."""
+
+    backup_dir: Path | None = None  # default <var_dir>/backups (beside the engine's journal snapshots)
+    backup_keep: int = Field(14, gt=0, description="qtml backup archives kept; older ones are deleted.")
+    backup_artifacts: bool = Field(True, description="Put the MLflow artifact files in the archive (with their "
+                                                     "index); false: the index only.")
+    retention: str = Field("30d", pattern=r"^[0-9]+[smhdw]$", description="qtml clean's default --older-than.")
+    min_free_disk_gb: float = Field(2.0, ge=0, description="qtml check: less free space under var_dir is FAIL.")
+    warn_free_disk_gb: float = Field(10.0, ge=0, description="qtml check: less free space is WARN.")
+    max_clock_offset_s: float = Field(1.0, gt=0, description="qtml check: a larger clock offset is FAIL.")
+
+
 class Settings(BaseSettings):
     """Root configuration composed of one frozen config per component."""
 
@@ -92,6 +107,7 @@ class Settings(BaseSettings):
     training: TrainingConfig = TrainingConfig()
     live: LiveConfig = LiveConfig()
     promotion: PromotionConfig = PromotionConfig()
+    ops: OpsConfig = OpsConfig()  # ops/ (docs/housekeeping.md)
 
     @classmethod
     def settings_customise_sources(
@@ -164,6 +180,12 @@ class Settings(BaseSettings):
     def mlflow_tracking_uri(self) -> str:
         assert self.stores.mlflow_tracking_uri is not None
         return self.stores.mlflow_tracking_uri
+
+    @property
+    def backup_dir(self) -> Path:
+        """``ops.backup_dir`` (relative to ``var_dir``), default ``<var_dir>/backups``."""
+        d = self.ops.backup_dir
+        return self.var_dir / "backups" if d is None else d if d.is_absolute() else self.var_dir / d
 
     @property
     def reports_dir(self) -> Path:

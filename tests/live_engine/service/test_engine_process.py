@@ -14,7 +14,7 @@ from engine_env import REPO, free_port, make_env
 
 pytestmark = pytest.mark.slow
 
-FORBIDDEN = ("prefect", "feast", "great_expectations", "training")
+FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "ops")
 # the settings object composes every section's declaration: these pydantic models are all of training it loads
 SETTINGS_SECTIONS = {"training", "training.config", "training.promotion", "training.promotion.config"}
 

@@ -42,6 +42,8 @@ def prefect_ui(
     env = {
         "PREFECT_API_DATABASE_CONNECTION_URL": str(settings.stores.prefect_api_database_url),
         "PREFECT_HOME": str(settings.stores.prefect_home),
+        # the UI's pages call this API URL; Prefect's default names port 4200 whatever --port says
+        "PREFECT_SERVER_UI_API_URL": f"http://{HOST}:{port}/api",
     }
     argv = ["prefect", "server", "start", "--host", HOST, "--port", str(port), "--workers", "1"]
     spec = ServerSpec("prefect", argv, port, "/api/health", _log_path(settings, "prefect"), env)

@@ -59,7 +59,9 @@ def check_disk(settings: Settings) -> Item:
 def _zmq_ingress(endpoint: str) -> Item:
     import zmq
 
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    # an own context, terminated before returning: the port is released when this returns (a shared context's
+    # I/O thread unbinds later: a bind right after the check was seen to fail with EADDRINUSE)
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = ctx.socket(zmq.PULL)
     sock.setsockopt(zmq.LINGER, 0)
     try:
@@ -70,6 +72,7 @@ def _zmq_ingress(endpoint: str) -> Item:
         return Item("feed", FAIL, f"zmq ingress {endpoint} cannot be bound: {err}")
     finally:
         sock.close(0)
+        ctx.term()
     return Item("feed", PASS, f"zmq ingress {endpoint} can be bound (the bridge connects to it)")
 
 

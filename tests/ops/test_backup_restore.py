@@ -74,6 +74,8 @@ def test_a_restore_into_an_empty_var_dir_brings_back_journal_and_registry_the_en
     assert listed.returncode == 0, listed.stderr
     doc = json.loads(listed.stdout)
     assert doc["aliases"].get("champion") == "1" and len(doc["promotions"]) == 1
+    checked = _qtml(tmp_path / "elsewhere", "check")  # the pre-market check accepts the restored champion
+    assert "[PASS] champion" in checked.stdout and checked.returncode == 0, checked.stdout + checked.stderr
 
     with pytest.raises(InputError, match="already exists"):
         restore_backup(other, archive)
@@ -99,6 +101,8 @@ def test_a_file_that_is_no_backup_is_one_clear_line(stores: Settings, tmp_path: 
         restore_backup(stores, other_tar)
     out = _qtml(tmp_path, "restore", str(junk))
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "is not a QuantumTrader backup" in out.stderr
+    out = _qtml(tmp_path, "clean", "--older-than", "30x")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "unknown unit 'x'" in out.stderr
 
 
 def test_a_damaged_member_is_refused_before_anything_is_written(stores: Settings, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 One server per backend (SQLite, and PostgreSQL on 127.0.0.1:5432 in a fresh database dropped afterwards), each a
 real ``prefect server start`` with its own PREFECT_HOME on a free port, a ``process`` work pool, ``prefect
 --no-prompt deploy --all``, a ``prefect worker start`` and a run of ``clean-weekly`` on tmp stores that must reach
-COMPLETED and remove a 40-day-old log file. The UI's deployments page is photographed in headless Chromium
+COMPLETED and remove a 40-day-old log file (and one of ``backup-daily`` that must write an archive). The UI's deployments page is photographed in headless Chromium
 (``test-artifacts/``; the SQLite one is docs/images/prefect-deployments.png). Every process started is stopped,
 and the test checks none is left.
 
@@ -69,6 +69,7 @@ class Stack:
     timings: dict[str, float] = field(default_factory=dict)
     deployed: list[dict[str, Any]] = field(default_factory=list)
     run: dict[str, Any] = field(default_factory=dict)
+    backup_run: dict[str, Any] = field(default_factory=dict)
     old_log: Path | None = None
 
     def get(self, path: str) -> Any:
@@ -170,16 +171,25 @@ def _deploy_and_run(stack: Stack, tmp: Path, db_url: str) -> None:
     worker = _start([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process"], env,
                     worker_log)
     stack.procs.append(worker)
-    clean = next(d for d in stack.deployed if d["name"] == "clean-weekly")
+    by_name = {d["name"]: d for d in stack.deployed}
     t0 = time.monotonic()
-    run = stack.post(f"/deployments/{clean['id']}/create_flow_run", {})
+    # the clean run is timed; a backup run goes beside it (the worker runs both at once)
+    run = stack.post(f"/deployments/{by_name['clean-weekly']['id']}/create_flow_run", {})
+    backup = stack.post(f"/deployments/{by_name['backup-daily']['id']}/create_flow_run", {})
+    done = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
     def finished() -> bool:
         stack.run = stack.get(f"/flow_runs/{run['id']}")
-        return stack.run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+        return stack.run["state"]["type"] in done
 
     _wait(finished, 300, "finished clean-weekly run", worker, worker_log)
     stack.timings["clean-weekly run (trigger to COMPLETED)"] = time.monotonic() - t0
+
+    def backed_up() -> bool:
+        stack.backup_run = stack.get(f"/flow_runs/{backup['id']}")
+        return stack.backup_run["state"]["type"] in done
+
+    _wait(backed_up, 300, "finished backup-daily run", worker, worker_log)
     stack.run["worker_log"] = worker_log.read_text()[-3000:]
 
 
@@ -214,6 +224,13 @@ def test_a_deployment_run_completes_on_the_process_worker(stack: Stack) -> None:
     assert state["type"] == "COMPLETED", f"{state}\n{stack.run.get('worker_log')}"
     assert stack.old_log is not None and not stack.old_log.exists(), "clean-weekly left the 40-day-old log"
     assert (stack.var / "logs" / "new-run.log").exists(), "clean-weekly removed a new log"
+
+
+def test_the_backup_deployment_writes_an_archive_of_the_workers_stores(stack: Stack) -> None:
+    state = stack.backup_run["state"]
+    assert state["type"] == "COMPLETED", f"{state}\n{stack.run.get('worker_log')}"
+    archives = sorted((stack.var / "backups").glob("qt-backup-*.tar.gz"))
+    assert len(archives) == 1, archives
 
 
 def test_each_deployment_has_its_b3_schedule_on_the_process_pool(stack: Stack) -> None:

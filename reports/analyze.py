@@ -51,7 +51,7 @@ def analyze_features(settings: Settings, first: date | None = None, last: date |
 
     days = recorded_range(settings, first, last)
     dec = decisions_of(settings, days)
-    table, versions = decision_contributions(settings, dec)
+    table, versions, _bundle = decision_contributions(settings, dec)
     return {"first": days[0].isoformat(), "last": days[-1].isoformat(), "days": len(days), "bars": len(dec),
             "model_versions": versions, "features": table}
 

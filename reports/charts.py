@@ -1,6 +1,6 @@
-"""The reports' charts as base64 PNGs (matplotlib, Agg). The price-with-trades, agent-weights and per-session
-PnL charts are the backtest report's (``live_engine.backtest.report_charts``); the intraday equity with its
-drawdown and the feature contributions are drawn here."""
+"""The reports' charts as base64 PNGs (matplotlib, Agg). The price-with-trades and per-session PnL charts are the
+backtest report's (``live_engine.backtest.report_charts``); the intraday equity with its drawdown, the agent
+weights through the day and the feature contributions are drawn here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from live_engine.backtest.report_charts import DPI, WIDTH, daily_chart, local_times, session_chart, weights_chart
+from live_engine.backtest.report_charts import DPI, WIDTH, daily_chart, local_times, session_chart
 
 __all__ = ["contributions_chart", "equity_chart", "session_chart", "week_chart", "weights_of"]
 
@@ -67,19 +67,34 @@ def contributions_chart(features: pd.DataFrame, top: int, rows: int) -> str:
     subplots = _subplots()
     f = features.head(top).iloc[::-1]
     fig, ax = subplots(figsize=(WIDTH, max(2.4, 0.28 * len(f) + 1.0)))
-    colors = ["tab:green" if v > 0 else "tab:red" for v in f["up_minus_down"].to_numpy(np.float64)]
+    colors = ["tab:green" if v > 0 else "tab:red" if v < 0 else "0.6" for v in f["up_minus_down"].to_numpy(np.float64)]
     ax.barh(f["feature"].astype(str), f["mean_abs"].to_numpy(np.float64), color=colors)
     ax.set_xlabel("mean |contribution| to the raw score, summed over down / flat / up")
     ax.set_title(f"Features that drove the model on {rows} decided bars (LightGBM pred_contrib); "
-                 "green pushed toward up, red toward down", fontsize=10)
+                 "green pushed toward up, red toward down, grey neither", fontsize=10)
     ax.tick_params(axis="y", labelsize=8)
     ax.grid(alpha=0.3, axis="x")
     return _png(fig)
 
 
-def weights_of(weights: pd.DataFrame, sessions: Sequence[str]) -> str:
-    """The agents' coordinator weights at every decided bar."""
-    return weights_chart(weights.drop(columns=["ts_ns"], errors="ignore").reset_index(drop=True), list(sessions))
+def weights_of(weights: pd.DataFrame, tz: str) -> str:
+    """The agents' coordinator weights at every decided bar of one session, on the session's clock."""
+    subplots = _subplots()
+    import matplotlib.dates as mdates
+
+    fig, ax = subplots(figsize=(WIDTH, 2.8))
+    t = local_times(weights["ts_ns"], tz)
+    cols = [c for c in weights.columns if c != "ts_ns"]
+    for col in cols:
+        ax.plot(t, weights[col].to_numpy(np.float64), lw=1.1, label=col)
+    if cols:
+        ax.legend(loc="upper left", fontsize=8, ncol=len(cols))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.set_title("Agent weights (Hedge coordinator) at every decided bar", fontsize=10)
+    ax.set_xlabel(f"time ({tz})")
+    ax.set_ylabel("weight")
+    ax.grid(alpha=0.3)
+    return _png(fig)
 
 
 def week_chart(days: Sequence[str], pnl: Sequence[float]) -> str:

@@ -52,21 +52,22 @@ def contributions(booster: Any, X: np.ndarray, names: list[str]) -> pd.DataFrame
     return df.sort_values("mean_abs", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def decision_contributions(settings: Settings, decisions: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def decision_contributions(settings: Settings, decisions: pd.DataFrame) -> tuple[pd.DataFrame, list[str], Any]:
     """Contributions over the decided bars in ``decisions``, each version's rows with its own booster; the
-    per-version tables are combined weighted by rows. Returns (table, versions)."""
+    per-version tables are combined weighted by rows. Returns (table, versions, the last version's bundle)."""
     from features.spec import FEATURE_NAMES
 
     names = list(FEATURE_NAMES)
     parts = []
+    bundle = None
     versions = sorted(set(decisions["model_version"].astype(str)))
     for v in versions:
         rows = decisions[decisions["model_version"].astype(str) == v]
-        booster, _bundle = load_booster(settings, v)
+        booster, bundle = load_booster(settings, v)
         parts.append(contributions(booster, rows[names].to_numpy(dtype=np.float64), names))
     if not parts:
-        return contributions(None, np.empty((0, len(names))), names), versions
-    return combine(parts), versions
+        return contributions(None, np.empty((0, len(names))), names), versions, bundle
+    return combine(parts), versions, bundle
 
 
 def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -50,7 +50,7 @@ def _risk_limits(settings: Settings, bundle: Any) -> tuple[dict[str, Any], str]:
 
 def day_report(settings: Settings, day: date, journal: Any, *, replay_check: bool = True) -> DayReport:
     """Compute the report of session ``day`` (raises ``InputError`` when the engine had no session then)."""
-    from reports.contributions import decision_contributions, load_booster
+    from reports.contributions import decision_contributions
     from reports.day_status import data_quality, drift_status, live_vs_replay
 
     cfg = settings.reports
@@ -61,8 +61,7 @@ def day_report(settings: Settings, day: date, journal: Any, *, replay_check: boo
     equity = nb.equity_curve(ed.fills, bars, ed.point_value)
     bundle = None
     if dec is not None and len(dec):
-        features, versions = decision_contributions(settings, dec)
-        _booster, bundle = load_booster(settings, versions[-1])
+        features, versions, bundle = decision_contributions(settings, dec)
     else:
         features, versions = pd.DataFrame(columns=["feature", "mean_abs", "up_minus_down", "rows"]), []
     limits, limits_from = _risk_limits(settings, bundle)

@@ -24,7 +24,8 @@ h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #d5dbe1;padding-bott
 .pos{color:#17823b}.neg{color:#c0392b}.warn{background:#fff4d6;border-color:#f0c36d}
 img{max-width:100%;height:auto;background:#fff;border:1px solid #dde3e9;border-radius:6px}
 table{border-collapse:collapse;background:#fff;font-size:13px;width:100%;table-layout:auto}
-th,td{border:1px solid #dde3e9;padding:4px 7px;text-align:right;overflow-wrap:anywhere}
+th,td{border:1px solid #dde3e9;padding:4px 7px;text-align:right;overflow-wrap:break-word}
+td.w{overflow-wrap:anywhere}
 th{background:#eef2f5}td.l,th.l{text-align:left}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px}
 .scroll{max-height:420px;overflow:auto}
@@ -85,7 +86,7 @@ def table(rows: Sequence[Mapping[str, Any]], cols: Sequence[tuple[str, str, str]
 
 
 def kv(pairs: Sequence[tuple[str, str]]) -> str:
-    return "<table>" + "".join(f'<tr><th class="l">{e(k)}</th><td class="l">{v}</td></tr>' for k, v in pairs) + \
+    return "<table>" + "".join(f'<tr><th class="l">{e(k)}</th><td class="l w">{v}</td></tr>' for k, v in pairs) + \
         "</table>"
 
 
@@ -209,7 +210,7 @@ def daily_html(rep: Any, tz: str, top: int) -> str:
     if rep.agents:
         parts.append(agents_table(rep.agents))
         w = rep.weights
-        parts.append(img(charts.weights_of(w, [d["day"]] * len(w)), "weights"))
+        parts.append(img(charts.weights_of(w, tz), "weights"))
         parts.append('<p class="note">A directional call is right when the next bar of the session closed the way '
                      'it pointed; bars whose next close was unchanged are not counted.</p>')
     else:

@@ -133,7 +133,7 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
     stores = settings.stores
     head = words[0]
     out: dict[str, str] = {}
-    if head in ("train", "backtest", "demo", "model") or words[:2] == ("ui", "mlflow"):
+    if head in ("train", "backtest", "demo", "model", "report", "analyze") or words[:2] == ("ui", "mlflow"):
         out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
     if head in ("model", "demo") and stores.promotions_db_url:
         out["stores.promotions_db_url"] = stores.promotions_db_url

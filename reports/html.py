@@ -43,7 +43,7 @@ def num(v: Any, kind: str = "") -> str:
         return "—"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if kind == "money":
+    if kind in ("money", "cost"):
         return f"R$ {v:,.2f}"
     if kind == "pct":
         return f"{100 * v:.1f} %"
@@ -75,7 +75,8 @@ def card(k: str, v: str, note: str = "", cls: str = "", warn: bool = False) -> s
 
 
 def table(rows: Sequence[Mapping[str, Any]], cols: Sequence[tuple[str, str, str]]) -> str:
-    """rows, and (key, header, kind) per column; kind 'l' is left-aligned text."""
+    """rows, and (key, header, kind) per column; kind 'l' is left-aligned text, 'money' a coloured PnL, 'cost'
+    an amount in R$ that is no gain or loss (fees, drawdown)."""
     head = "".join(f'<th class="{"l" if k == "l" else ""}">{e(h)}</th>' for _c, h, k in cols)
     body = []
     for r in rows:
@@ -106,7 +107,8 @@ def summary_cards(s: Mapping[str, Any], risk: Mapping[str, Any] | None) -> str:
              card("PnL after costs", num(s["pnl"], "money"), f"gross R$ {s['gross_pnl']:,.2f}", sign_class(s["pnl"])),
              card("Win rate (net PnL > 0)", wr, note, warn=bool(s["win_rate"].get("small_sample"))),
              card("Max drawdown (closed trades)", num(s["max_drawdown"], "money"),
-                  f"marked at every bar: R$ {s.get('max_drawdown_marked', 0.0):,.2f}")]
+                  f"marked at every bar: R$ {s['max_drawdown_marked']:,.2f}" if "max_drawdown_marked" in s
+                  else "across the week's trades in time order")]
     if risk is not None:
         cards.append(card("Entries vs limit", f"{risk['entries']} / {risk['max_daily_trades']}",
                           f"{100 * risk['entries_used']:.0f} % of max_daily_trades", warn=risk["entries_used"] >= 1))
@@ -143,7 +145,7 @@ def trades_table(trades: pd.DataFrame, tz: str) -> str:
     return '<div class="scroll">' + table(rows, [
         ("entry", "entry", "l"), ("exit", "exit", "l"), ("side_s", "side", "l"), ("qty", "qty", ""),
         ("entry_price", "entry price", ""), ("exit_price", "exit price", ""), ("points", "points", ""),
-        ("fees", "fees", "money"), ("pnl", "PnL net", "money"), ("exit_tag", "exit", "l")]) + "</div>"
+        ("fees", "fees", "cost"), ("pnl", "PnL net", "money"), ("exit_tag", "exit", "l")]) + "</div>"
 
 
 def status_html(doc: Mapping[str, Any]) -> str:
@@ -239,8 +241,8 @@ def weekly_html(doc: Mapping[str, Any], features: pd.DataFrame, top: int) -> str
         parts.append(f"<h2>PnL per session</h2>{img(chart, 'days')}")
     rows = [{**x, "wr": rate_text(x["win_rate"])[0]} for x in days]
     parts.append("<h2>Sessions</h2>" + table(rows, [("day", "day", "l"), ("trades", "trades", ""),
-                                                  ("pnl", "PnL net", "money"), ("fees", "fees", "money"),
-                                                  ("wr", "win rate", "l"), ("max_drawdown", "max drawdown", "money"),
+                                                  ("pnl", "PnL net", "money"), ("fees", "fees", "cost"),
+                                                  ("wr", "win rate", "l"), ("max_drawdown", "max drawdown", "cost"),
                                                   ("entries", "entries", ""), ("denials", "denials", ""),
                                                   ("latency_p99", "latency p99 (ms)", ""),
                                                   ("drift", "drift", "l")]))

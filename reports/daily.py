@@ -41,6 +41,17 @@ def _weights(decisions: pd.DataFrame | None) -> pd.DataFrame:
     return out.rename(columns={c: c.removeprefix("weight_") for c in cols})
 
 
+def journal_weights(journal: Any) -> dict[str, Any] | None:
+    """The coordinator's weights the journal holds now (its ``state``: what a restart resumes from), with the
+    feed time of the last event the engine handled; None when the journal has none."""
+    state = journal.load_state()
+    coord = (state.get("core") or {}).get("coordinator")
+    if not coord:
+        return None
+    return {"weights": dict(zip(coord["names"], coord["weights"], strict=True)), "updates": coord.get("updates"),
+            "last_event_ns": state.get("last_event_ns")}
+
+
 def _risk_limits(settings: Settings, bundle: Any) -> tuple[dict[str, Any], str]:
     """The limits the engine traded with: the bundle's risk section (the engine runs ``bundle.live_config``)."""
     if bundle is not None:
@@ -85,6 +96,7 @@ def day_report(settings: Settings, day: date, journal: Any, *, replay_check: boo
         "live_vs_replay": live_vs_replay(settings, day, journal) if replay_check and dec is not None
         else {"checked": False, "why": "not run" if not replay_check else "no decision log for the day"},
         "agents": agents,
+        "weights_journal": journal_weights(journal),
         "features_top": features.head(cfg.top_features).to_dict("records"),
     }
     return DayReport(day, doc, trades, equity, features, agents, _weights(dec), dec)

@@ -215,6 +215,11 @@ def daily_html(rep: Any, tz: str, top: int) -> str:
         parts.append(img(charts.weights_of(w, tz), "weights"))
         parts.append('<p class="note">A directional call is right when the next bar of the session closed the way '
                      'it pointed; bars whose next close was unchanged are not counted.</p>')
+        wj = d.get("weights_journal")
+        if wj:
+            now = ", ".join(f"{k} {v:.3f}" for k, v in wj["weights"].items())
+            parts.append(f'<p class="note">Weights the journal holds now (what a restart resumes from, after '
+                         f'{wj["updates"]} updates): {e(now)}.</p>')
     else:
         parts.append('<p class="note">No agent votes in the decision log for this day.</p>')
     parts.append(features_section(rep.features, top))

@@ -104,6 +104,10 @@ def test_the_daily_report_of_a_traded_session_holds_the_journals_numbers(traded:
     assert rep.doc["latency_ms"]["n"] == rep.doc["data_quality"]["bars"] > 100
     assert 0 < rep.doc["latency_ms"]["p50"] <= rep.doc["latency_ms"]["p99"]
     assert {a["agent"] for a in rep.agents} == {"order_flow", "liquidity", "tape_reading", "footprint"}
+    # the last day's last logged weights are the ones the journal holds (the engine stopped after it)
+    last = build_daily(env.settings, days[1], replay_check=False, log_mlflow=False)
+    assert last.doc["weights_journal"]["weights"] == pytest.approx(
+        {a["agent"]: a["weight_last"] for a in last.agents}, abs=1e-12)
     assert len(rep.features) == 65 and rep.features["mean_abs"].iloc[0] > 0
     # files: the JSON and the workbook hold the same numbers
     out = env.settings.reports_dir / "daily" / day.isoformat()

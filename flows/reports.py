@@ -3,7 +3,7 @@
 
 Every parameter is JSON with a default (deployments in ``prefect.yaml``); the settings come from the config
 file and ``QT_`` environment, read at each run. Cron fires every weekday evening; a holiday is skipped here, by
-the calendar (``market.calendar.is_trading_day``), not by the schedule.
+the calendar (``reports.daily.skip_reason`` asks ``market.calendar.is_trading_day``), not by the schedule.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from market.calendar import is_trading_day
 from quantumtrader.errors import InputError
+from reports.daily import skip_reason
 
 
 def resolve_day(day: str | None, today: date | None = None) -> date:
@@ -29,11 +29,6 @@ def resolve_day(day: str | None, today: date | None = None) -> date:
     from reports.cli import today_local
 
     return today_local()
-
-
-def skip_reason(d: date, symbol: str) -> str | None:
-    """Why no daily report is due on ``d`` (None: it is a trading day)."""
-    return None if is_trading_day(d, symbol) else f"{d} is not a trading day: skipped"
 
 
 @flow(name="report-daily", log_prints=False)

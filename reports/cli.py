@@ -46,12 +46,20 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 def daily(date_: str = typer.Option(None, "--date", help="Session date YYYY-MM-DD (default: today in São Paulo)."),
           no_replay_check: bool = typer.Option(False, "--no-replay-check", help="Skip the live vs replay check."),
           ) -> None:
-    """One session's report under var/reports/daily/<date>/: report.html, report.xlsx, report.json."""
+    """One session's report under var/reports/daily/<date>/: report.html, report.xlsx, report.json.
+
+    Without --date: today in São Paulo, and a day that is no trading day is skipped (exit 0)."""
     from quantumtrader.config import get_settings
-    from reports.daily import build_daily
+    from reports.daily import build_daily, skip_reason
 
     s = get_settings()
-    d = parse_day(date_) or today_local()
+    d = parse_day(date_)
+    if d is None:  # as the scheduled flow: today, unless the calendar says there is no session
+        d = today_local()
+        why = skip_reason(d, s.market.symbol)
+        if why is not None:
+            typer.echo(why)
+            return
     rep = build_daily(s, d, replay_check=not no_replay_check)
     typer.echo(f"daily report {d}: " + summary_lines(rep.doc)[0])
     for name, path in rep.files.items():

@@ -41,6 +41,13 @@ def _weights(decisions: pd.DataFrame | None) -> pd.DataFrame:
     return out.rename(columns={c: c.removeprefix("weight_") for c in cols})
 
 
+def skip_reason(day: date, symbol: str) -> str | None:
+    """Why no daily report is due on ``day`` (None: the calendar says it is a trading day)."""
+    from market.calendar import is_trading_day
+
+    return None if is_trading_day(day, symbol) else f"{day} is not a trading day: skipped"
+
+
 def journal_weights(journal: Any) -> dict[str, Any] | None:
     """The coordinator's weights the journal holds now (its ``state``: what a restart resumes from), with the
     feed time of the last event the engine handled; None when the journal has none."""

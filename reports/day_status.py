@@ -78,6 +78,8 @@ def live_vs_replay(settings: Settings, day: date, journal: Any) -> dict[str, Any
         cmp = compare_day(settings, day, journal=journal)
     except InputError as err:
         return {"checked": False, "why": str(err)}
+    except Exception as err:  # the report still comes out, saying the check could not run and why
+        return {"checked": False, "why": f"the replay could not run: {type(err).__name__}: {err}"}
     return {"checked": True, "equal": cmp.equal, "bars_live": cmp.bars_live, "bars_replay": cmp.bars_replay,
             "orders_live": cmp.orders_live, "orders_replay": cmp.orders_replay, "differences": cmp.differences[:50],
             "n_differences": len(cmp.differences)}

@@ -21,6 +21,7 @@ from ops.cli import backup_cmd, check_cmd, clean_cmd, restore_cmd
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
 from quantumtrader.ui import app as ui_app
+from reports.cli import analyze_app, report_app
 from training.cli import train
 from training.promotion.cli import app as model_app
 
@@ -124,6 +125,8 @@ app.add_typer(model_app, name="model")
 app.add_typer(engine_app, name="engine")
 app.add_typer(feed_app, name="feed", help="Market data feeds: publish lake sessions to the engine's ZMQ ingress.")
 app.add_typer(ui_app, name="ui")
+app.add_typer(report_app, name="report", help="Daily and weekly trading reports from the journal (HTML, Excel, JSON).")
+app.add_typer(analyze_app, name="analyze", help="Feature contributions and agent performance over any days.")
 # housekeeping (ops/, docs/housekeeping.md)
 app.command("backup")(backup_cmd)
 app.command("restore")(restore_cmd)
@@ -136,7 +139,7 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
     stores = settings.stores
     head = words[0]
     out: dict[str, str] = {}
-    if head in ("train", "backtest", "demo", "model") or words[:2] == ("ui", "mlflow"):
+    if head in ("train", "backtest", "demo", "model", "report", "analyze") or words[:2] == ("ui", "mlflow"):
         out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
     if head in ("model", "demo") and stores.promotions_db_url:
         out["stores.promotions_db_url"] = stores.promotions_db_url

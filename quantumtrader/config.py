@@ -41,6 +41,7 @@ from quantumtrader import config_check as check
 from quantumtrader.errors import ConfigError
 from quantumtrader.frozen import FrozenModel
 from quantumtrader.logging import redact
+from reports.config import ReportsConfig
 from training.config import TrainingConfig
 from training.promotion.config import PromotionConfig
 
@@ -107,6 +108,8 @@ class Settings(BaseSettings):
     training: TrainingConfig = TrainingConfig()
     live: LiveConfig = LiveConfig()
     promotion: PromotionConfig = PromotionConfig()
+    # the daily and weekly reports and `qtml analyze` (reports/config.py)
+    reports: ReportsConfig = ReportsConfig()
     ops: OpsConfig = OpsConfig()  # ops/ (docs/housekeeping.md)
 
     @classmethod

@@ -19,7 +19,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 for _name in [n for n in os.environ if n.startswith("QT_")]:
     del os.environ[_name]
 
-from quantumtrader.config import Settings, load_settings
+from quantumtrader.config import Settings, load_settings  # noqa: E402 - after the environment is set
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

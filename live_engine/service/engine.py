@@ -225,7 +225,7 @@ class Engine(EngineStatus):
                                                            "close", "votes", "weights")}
                          | {"model_version": self.model_version})
         if self.recorder is not None:
-            self.recorder.decision(bar.close_ts_ns, session, x, rec, self.model_version, shadow)
+            self.recorder.decision(bar.close_ts_ns, session, x, rec, self.model_version, shadow, latency)
         if self.metrics is not None:
             self.metrics.on_bar(latency, not (rec is not None and rec.get("degraded")))
             trades = self.core.broker.trades

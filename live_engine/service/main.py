@@ -45,13 +45,11 @@ def hold_journal(journal: Any) -> ExitStack:
     A second engine on the same journal (another var dir, a PostgreSQL URL shared by two hosts, a start that
     bypassed the pidfile) would send the same deterministic client order ids twice. The lock is an flock
     beside a SQLite journal or a PostgreSQL advisory lock: a killed engine releases it with its process."""
-    from quantumtrader.db import exclusive_lock
-    from quantumtrader.errors import TransientError
-    from quantumtrader.logging import redact
-
     import hashlib
 
-    from quantumtrader.db import sqlite_path
+    from quantumtrader.db import exclusive_lock, sqlite_path
+    from quantumtrader.errors import TransientError
+    from quantumtrader.logging import redact
 
     name = f"engine-{journal.mode}"
     if sqlite_path(journal.url) is None:  # advisory keys are per database: the URL (schema included) names it

@@ -10,7 +10,9 @@ reads (``trades/`` + ``book/``), so a recorded day becomes validated, trainable 
     recorded/<SYMBOL>/<YYYY-MM-DD>/trades/part-<epoch>-<n>.parquet    (market.schemas.TRADE_SCHEMA)
     recorded/<SYMBOL>/<YYYY-MM-DD>/book/part-<epoch>-<n>.parquet      (BOOK_SNAPSHOT_SCHEMA)
     recorded/<SYMBOL>/<YYYY-MM-DD>/decisions/part-<epoch>-<n>.parquet (ts, session, 65 features, the
-        decision's probabilities, direction, action, reason, model version; the drift flow reads these)
+        decision's probabilities, direction, action, reason, model version; the drift flow reads these;
+        also the decision latency, close, risk denial, signals, each agent's vote and coordinator weight,
+        which the daily report reads)
 
 :func:`read_recorded` gives one day back as the backtest's ``SessionData``-ready frames.
 """
@@ -42,6 +44,9 @@ log = get_logger("live_engine.service.recording")
 
 BOOK_COLS = [*BID_PX, *BID_QTY, *ASK_PX, *ASK_QTY]
 DECISION_COLS = ("p_down", "p_flat", "p_up", "direction", "action", "reason", "state", "position")
+# What the daily report reads besides: the bar's close, the risk denial, the signals, and per agent its vote
+# (``vote_<agent>``, ``conf_<agent>``) and coordinator weight (``weight_<agent>``) at that bar.
+REPORT_COLS = ("close", "denial", "model_signal", "agents_signal", "combined", "confidence")
 
 
 def recorded_dir(lake_root: Path, dataset: str, symbol: str, day: date) -> Path:
@@ -86,12 +91,19 @@ class Recorder:
             self.flush()
 
     def decision(self, ts_ns: int, session: str, x: np.ndarray, rec: dict[str, Any] | None, model_version: str,
-                 shadow: Any = None) -> None:
+                 shadow: Any = None, latency_ns: int | None = None) -> None:
         row: dict[str, Any] = {"ts_ns": ts_ns, "session": session, "model_version": model_version,
-                               "traded": rec is not None}
+                               "traded": rec is not None, "latency_ns": latency_ns}
         row.update(zip(FEATURE_NAMES, (float(v) for v in x), strict=True))
         for k in DECISION_COLS:
             row[k] = rec.get(k) if rec is not None else None
+        if rec is not None:
+            for k in REPORT_COLS:
+                row[k] = rec.get(k)
+            for name, (signal, conf) in (rec.get("votes") or {}).items():
+                row[f"vote_{name}"], row[f"conf_{name}"] = float(signal), float(conf)
+            for name, w in (rec.get("weights") or {}).items():
+                row[f"weight_{name}"] = float(w)
         if shadow is not None:
             row["shadow_p_down"], row["shadow_p_flat"], row["shadow_p_up"] = shadow["probs"]
         self._decisions.append(row)

@@ -3,8 +3,9 @@
 One server per backend (SQLite, and PostgreSQL on 127.0.0.1:5432 in a fresh database dropped afterwards), each a
 real ``prefect server start`` with its own PREFECT_HOME on a free port, a ``process`` work pool, ``prefect
 --no-prompt deploy --all``, a ``prefect worker start`` and a run of ``clean-weekly`` on tmp stores that must reach
-COMPLETED and remove a 40-day-old log file (and one of ``backup-daily`` that must write an archive). The UI's deployments page is photographed in headless Chromium
-(``test-artifacts/``; the SQLite one is docs/images/prefect-deployments.png). Every process started is stopped,
+COMPLETED and remove a 40-day-old log file (and one of ``backup-daily`` that must write an archive). The UI's
+deployments page is photographed in headless Chromium (``test-artifacts/``; the SQLite one is
+docs/images/prefect-deployments.png). Every process started is stopped,
 and the test checks none is left.
 
 Deployments whose entrypoint file is not in this checkout are left out of the deploy (flows merged from other

@@ -14,9 +14,10 @@ from engine_env import REPO, free_port, make_env
 
 pytestmark = pytest.mark.slow
 
-FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "ops")
+FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "reports", "ops")
 # the settings object composes every section's declaration: these pydantic models are all of training it loads
-SETTINGS_SECTIONS = {"training", "training.config", "training.promotion", "training.promotion.config"}
+SETTINGS_SECTIONS = {"training", "training.config", "training.promotion", "training.promotion.config",
+                     "reports", "reports.config"}
 
 
 def _stop(env, p, timeout=60):

@@ -13,12 +13,16 @@ from quantumtrader.frozen import FrozenModel
 class DriftConfig(FrozenModel):
     """Thresholds of the hourly drift check (Evidently) and what a detected drift does."""
 
-    drift_share: float = Field(0.5, gt=0.0, le=1.0,
+    drift_share: float = Field(0.6, gt=0.0, le=1.0,
                                description="Dataset drift when at least this share of the compared features drifted.")
     method: str | None = Field(None, description="Evidently stattest of every feature (e.g. ks, wasserstein, psi); "
                                                  "null = Evidently's choice by column type and size.")
     threshold: float | None = Field(None, gt=0.0,
                                     description="Per-feature threshold of that method; null = the method's default.")
+    exclude_groups: tuple[str, ...] = Field(
+        ("temporal",), description="Feature groups never compared: one day's clock and calendar features "
+                                   "(day_of_week, session_progress, ...) differ from a month's by construction.")
+    exclude_features: tuple[str, ...] = Field((), description="Further features never compared, by name.")
     min_current_rows: int = Field(100, gt=0,
                                   description="Fewer logged decisions than this: no verdict on drift, 'not enough'.")
     max_reference_rows: int = Field(20000, gt=0,

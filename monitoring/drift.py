@@ -53,7 +53,7 @@ class Verdict:
     reference_window: list[str] | None
     message: str
     features: dict[str, dict[str, Any]] = field(default_factory=dict)
-    skipped_features: list[str] = field(default_factory=list)
+    skipped_features: dict[str, str] = field(default_factory=dict)
     report_html: str | None = None
     mlflow_run_id: str | None = None
     retrain_triggered: bool = False
@@ -104,12 +104,30 @@ def current_rows(settings: Settings, symbol: str, day: date) -> pd.DataFrame:
     return df.loc[:, list(FEATURE_NAMES)].astype(float).reset_index(drop=True)
 
 
-def comparable(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(features compared, features skipped): a feature needs two distinct values on both sides."""
-    keep, skip = [], []
+def comparable(settings: Settings, reference: pd.DataFrame,
+               current: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """(features compared, {feature skipped: why}): excluded by config, or without two distinct values in
+    the reference or any value in the current rows (a group the history lacks is NaN on both sides)."""
+    from features.spec import SPEC
+
+    cfg = settings.drift
+    unknown = set(cfg.exclude_features) - set(FEATURE_NAMES)
+    if unknown:
+        raise InputError(f"drift.exclude_features names no qt65 feature: {', '.join(sorted(unknown))}; "
+                         "see `qtml features show` for the names")
+    group = {f.name: f.group for f in SPEC}
+    keep: list[str] = []
+    skip: dict[str, str] = {}
     for name in FEATURE_NAMES:
         r, c = reference[name].dropna(), current[name].dropna()
-        (keep if r.nunique() > 1 and len(c) > 0 else skip).append(name)
+        if group[name] in cfg.exclude_groups or name in cfg.exclude_features:
+            skip[name] = "excluded by config"
+        elif r.nunique() < 2:
+            skip[name] = "fewer than two distinct reference values"
+        elif c.empty:
+            skip[name] = "no current value"
+        else:
+            keep.append(name)
     return keep, skip
 
 
@@ -176,7 +194,7 @@ def check_drift(settings: Settings, day: date, *, symbol: str | None = None,
                                   f"for {symbol} on {day}: no verdict on drift")
         return write_verdict(verdict, folder)
     reference = reference_rows(settings, symbol, window)
-    columns, skipped = comparable(reference, current)
+    columns, skipped = comparable(settings, reference, current)
     snapshot, features, share = evidently_report(settings, reference, current, columns)
     detected = share >= cfg.drift_share
     n_drifted = sum(f["drifted"] for f in features.values())

@@ -64,7 +64,7 @@ def trigger_retrain(settings: Settings, symbol: str) -> dict[str, Any]:
                "drift.trigger to subflow")
         log.error(msg)
         return {"mode": mode, "started": False, "error": msg}
-    return {"mode": mode, "started": True, "deployment": name, "flow_run_id": str(run.id)}
+    return {"mode": mode, "started": True, "deployment": name, "flow_run_id": str(getattr(run, "id", run))}
 
 
 @flow(name="drift", validate_parameters=False, log_prints=False)

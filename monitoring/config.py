@@ -28,8 +28,8 @@ class DriftConfig(FrozenModel):
     max_reference_rows: int = Field(20000, gt=0,
                                     description="The reference is sampled down to this many training rows (seeded).")
     seed: int = 0
-    model_uri: str | None = Field(None, description="The model whose training data is the reference; "
-                                                    "null = models:/<training.registered_model_name>@<promotion.champion_alias>.")
+    model_uri: str | None = Field(None, description="The model whose training data is the reference; null = "
+                                                    "models:/<training.registered_model_name>@<promotion.champion_alias>.")
     experiment: str = Field("quantumtrader-drift", min_length=1, description="MLflow experiment of the drift runs.")
     log_to_mlflow: bool = True
     trigger: Literal["deployment", "subflow", "none"] = Field(

@@ -183,9 +183,10 @@ def check_drift(settings: Settings, day: date, *, symbol: str | None = None,
         raise InputError(f"{bundle.uri}'s lineage.json records no training_window: the reference cannot be found; "
                          "retrain it (`qtml train`) so its bundle records the window")
     current = current_rows(settings, symbol, day)
-    base = {"checked_at": now.isoformat(), "day": day.isoformat(), "symbol": symbol, "threshold": cfg.drift_share,
-            "n_current": len(current), "min_current_rows": cfg.min_current_rows, "model_uri": bundle.uri,
-            "model_version": bundle.version, "reference_window": list(window)}
+    base: dict[str, Any] = {
+        "checked_at": now.isoformat(), "day": day.isoformat(), "symbol": symbol, "threshold": cfg.drift_share,
+        "n_current": len(current), "min_current_rows": cfg.min_current_rows, "model_uri": bundle.uri,
+        "model_version": bundle.version, "reference_window": list(window)}
     folder = drift_root(settings) / day.isoformat() / now.strftime("%H%M%S")
     if len(current) < cfg.min_current_rows:
         verdict = Verdict(**base, status="not_enough_data", drift_detected=False, share_drifted=None,

@@ -17,6 +17,7 @@ from live_engine.cli import backtest
 from live_engine.feeds.cli import app as feed_app
 from live_engine.service.cli import app as engine_app
 from market.cli import ingest, simulate
+from monitoring.cli import app as drift_app
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
 from quantumtrader.ui import app as ui_app
@@ -41,6 +42,7 @@ _FLOW_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("train",): ("flows.train",),
     ("features", "build"): ("flows.features",),
     ("demo",): ("flows.ingest", "flows.features", "flows.train", "live_engine.cli", "flows.promote"),
+    ("drift", "check"): ("flows.drift",),
 }
 _DEBUG = {"on": False}
 
@@ -126,6 +128,7 @@ app.add_typer(feed_app, name="feed", help="Market data feeds: publish lake sessi
 app.add_typer(ui_app, name="ui")
 app.add_typer(report_app, name="report", help="Daily and weekly trading reports from the journal (HTML, Excel, JSON).")
 app.add_typer(analyze_app, name="analyze", help="Feature contributions and agent performance over any days.")
+app.add_typer(drift_app, name="drift")
 
 
 def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, str]:

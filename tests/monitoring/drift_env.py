@@ -89,6 +89,7 @@ def record_sessions(settings: Settings, days: list[date], *, trades_per_session:
     engine = FeatureEngine(SYMBOL, bar_spec=bars.spec, large_trade_qty=bars.large_trade_qty, on_bar=on_bar)
     for tape in lake_tapes(settings, history, SYMBOL):  # the engine's warm-up on the lake's recent history
         _play(engine, tape, None)
+    engine.advance_to(session_bounds_ns(history[-1], SYMBOL)[1])  # the warm-up's last bar closes before going live
     prev_close = float(lake.read_day("trades", SYMBOL, history[-1]).sort_values("ts")["price"].iloc[-1])
     live["on"] = True
     for day in days:

@@ -46,6 +46,9 @@ def test_an_unshifted_session_is_no_drift_and_starts_no_retrain(world: World) ->
     assert v["status"] == "no_drift" and v["drift_detected"] is False and v["retrain_triggered"] is False
     assert v["share_drifted"] < world.settings.drift.drift_share
     assert v["n_current"] > 500 and v["n_reference"] > 1000 and len(v["features"]) == 59
+    from live_engine.service.recording import recorded_days
+
+    assert recorded_days(world.settings.lake_root, "WDO", "decisions") == [day]  # only the live session logged
     assert v["skipped_features"]["day_of_week"] == "excluded by config"
     assert len(_promotions(world.settings)) == before  # no retrain ran: no gate decision
     # the verdict as stored: the layout and keys the daily report reads
@@ -103,9 +106,9 @@ def test_a_shifted_session_is_drift_and_starts_a_retrain_that_reaches_the_gate(w
     from flows.drift import drift_flow
 
     s = world.settings
-    recorded_before = (s.lake_root / "recorded" / "WDO").iterdir()
-    after = max(date.fromisoformat(p.name) for p in recorded_before)
-    day = next_days(s, 1, after=after)[0]
+    from live_engine.service.recording import recorded_days
+
+    day = next_days(s, 1, after=max(recorded_days(s.lake_root, "WDO", "decisions")))[0]
     assert record_sessions(s, [day], trades_per_session=4 * TRADES, seed=202) > 500
     before = len(_promotions(s))
     v = drift_flow(day=day.isoformat(), settings=s)
@@ -122,3 +125,32 @@ def test_a_shifted_session_is_drift_and_starts_a_retrain_that_reaches_the_gate(w
     gate = [r for r in rows[before:] if r["version"] == result["trained"]["version"]]
     assert len(gate) == 1 and gate[0]["decision"] == result["promotion"]["decision"]
     assert json.loads(Path(v["path"]).read_text())["retrain_triggered"] is True
+
+
+def test_a_day_that_is_no_date_is_one_clear_input_error(world: World) -> None:
+    from flows.drift import drift_flow
+    from quantumtrader.errors import InputError
+
+    with pytest.raises(InputError, match=r"drift day '2026-13-01' is not a date: give it as YYYY-MM-DD"):
+        drift_flow.fn(day="2026-13-01", settings=world.settings)
+
+
+def test_qtml_drift_check_prints_the_days_verdict(world: World) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from drift_env import REPO
+
+    from live_engine.service.recording import recorded_days
+
+    day = recorded_days(world.settings.lake_root, "WDO", "decisions")[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "PREFECT_"))}
+    env.update(QT_STORES__VAR_DIR=str(world.settings.var_dir), COLUMNS="200")
+    out = subprocess.run([sys.executable, "-m", "quantumtrader.cli", "drift", "check", "--day", day.isoformat(),
+                          "--trigger", "none", "--json"], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    v = json.loads(out.stdout[out.stdout.index("{"):])
+    assert v["day"] == day.isoformat() and v["status"] in ("drift", "no_drift") and v["n_current"] > 500
+    assert Path(v["path"]).is_file() and v["retrain_triggered"] is False

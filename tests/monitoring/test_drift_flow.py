@@ -8,7 +8,6 @@ features into the engine's recorder; a shifted session has four times the trades
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -83,6 +82,9 @@ def test_the_hourly_run_outside_the_session_is_skipped_saying_why(world: World) 
     night = drift_flow(at="2026-01-13T23:30:00+00:00", settings=world.settings)  # 20:30 in Sao Paulo
     assert night["skipped"] is True and "outside the WDO session" in night["why"]
     assert not (world.settings.reports_dir / "drift" / "2026-01-10").exists()
+    # inside the session the hourly run checks that session's day (12:00 in Sao Paulo on the recorded day)
+    inside = drift_flow(at="2026-01-13T15:00:00+00:00", settings=world.settings)
+    assert inside["day"] == "2026-01-13" and inside["status"] == "no_drift" and inside["n_current"] > 500
 
 
 def test_the_deployment_trigger_without_that_deployment_says_so_and_starts_nothing(world: World) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from prefect import flow
@@ -69,7 +69,7 @@ def trigger_retrain(settings: Settings, symbol: str) -> dict[str, Any]:
 
 @flow(name="drift", validate_parameters=False, log_prints=False)
 def drift_flow(day: str | None = None, symbol: str | None = None, at: str | None = None,
-               settings: Settings | None = None) -> dict[str, Any]:
+               settings: Any = None) -> dict[str, Any]:
     """Check ``day`` (YYYY-MM-DD; default: today in the instrument's time zone).
 
     Without ``day`` the run is the hourly one: it first asks whether ``at`` (ISO instant, default now)
@@ -79,7 +79,9 @@ def drift_flow(day: str | None = None, symbol: str | None = None, at: str | None
     from monitoring.drift import check_drift, write_verdict
     from monitoring.session_gate import session_state
 
-    settings = settings or get_settings()
+    # ``settings`` is for in-process callers (tests, the CLI); typed Any so that the deployment's parameter
+    # schema stays JSON-small: a deployment leaves it unset and reads config + QT_ environment
+    settings = cast(Settings, settings) if settings is not None else get_settings()
     symbol = symbol or settings.market.symbol
     now = _parse_at(at)
     if day is None:

@@ -9,7 +9,7 @@ deployment's concurrency limit and the promotion gate's own lock (docs/drift.md)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow
 
@@ -21,7 +21,7 @@ log = get_logger("flows.retrain")
 
 
 @flow(name="retrain", flow_run_name="retrain-{reason}", validate_parameters=False, log_prints=False)
-def retrain_flow(reason: str = "manual", symbol: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+def retrain_flow(reason: str = "manual", symbol: str | None = None, settings: Any = None) -> dict[str, Any]:
     """Ingest the engine's recorded days the lake lacks, rebuild features, train, run the gate."""
     from flows.features import features_flow
     from flows.ingest import ingest_flow
@@ -31,7 +31,9 @@ def retrain_flow(reason: str = "manual", symbol: str | None = None, settings: Se
 
     if reason not in REASONS:
         raise InputError(f"retrain reason {reason!r} is not one of {', '.join(REASONS)}")
-    settings = settings or get_settings()
+    # ``settings`` is for in-process callers (tests, the CLI); typed Any so that the deployment's parameter
+    # schema stays JSON-small: a deployment leaves it unset and reads config + QT_ environment
+    settings = cast(Settings, settings) if settings is not None else get_settings()
     symbol = symbol or settings.market.symbol
     with retrain_lock(settings) as held:
         if not held:

@@ -156,3 +156,29 @@ def test_qtml_drift_check_prints_the_days_verdict(world: World) -> None:
     v = json.loads(out.stdout[out.stdout.index("{"):])
     assert v["day"] == day.isoformat() and v["status"] in ("drift", "no_drift") and v["n_current"] > 500
     assert Path(v["path"]).is_file() and v["retrain_triggered"] is False
+
+
+def test_the_deployment_trigger_schedules_a_retrain_run_with_reason_drift(world: World) -> None:
+    """A deployment named like prefect.yaml's on the test API (no worker runs it): the trigger creates its run."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from flows.retrain import retrain_flow
+
+    retrain_flow.to_deployment(name="retrain-monthly").apply()
+    out = _deployment_trigger(world)
+    assert out["started"] is True and out["deployment"] == "retrain/retrain-monthly"
+
+    async def read() -> object:
+        async with get_client() as client:
+            return await client.read_flow_run(out["flow_run_id"])
+
+    run = asyncio.run(read())
+    assert run.parameters == {"reason": "drift", "symbol": "WDO"}  # type: ignore[attr-defined]
+
+
+def _deployment_trigger(world: World) -> dict:
+    from flows.drift import trigger_retrain
+
+    return trigger_retrain(_with(world.settings, trigger="deployment"), "WDO")

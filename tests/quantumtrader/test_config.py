@@ -73,7 +73,8 @@ def _refusal(tmp_path: Path, **overrides: object) -> str:
 def test_a_misspelled_section_lists_the_valid_sections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QT_MARKT__SYMBOL", "WIN")
     assert _refusal(tmp_path) == ("QT_MARKT__SYMBOL: unknown section 'markt'; valid sections: stores, logging, "
-                                  "market, costs, features, training, live, promotion, reports, drift (did you mean market?)")
+                                  "market, costs, features, training, live, promotion, reports, drift "
+                                  "(did you mean market?)")
 
 
 def test_an_unknown_top_level_name_lists_the_valid_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

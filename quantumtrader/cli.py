@@ -17,6 +17,7 @@ from live_engine.cli import backtest
 from live_engine.feeds.cli import app as feed_app
 from live_engine.service.cli import app as engine_app
 from market.cli import ingest, simulate
+from monitoring.cli import app as drift_app
 from ops.cli import backup_cmd, check_cmd, clean_cmd, restore_cmd
 from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
@@ -42,6 +43,7 @@ _FLOW_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("train",): ("flows.train",),
     ("features", "build"): ("flows.features",),
     ("demo",): ("flows.ingest", "flows.features", "flows.train", "live_engine.cli", "flows.promote"),
+    ("drift", "check"): ("flows.drift",),
 }
 _DEBUG = {"on": False}
 
@@ -132,6 +134,7 @@ app.command("backup")(backup_cmd)
 app.command("restore")(restore_cmd)
 app.command("clean")(clean_cmd)
 app.command("check")(check_cmd)
+app.add_typer(drift_app, name="drift")
 
 
 def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, str]:

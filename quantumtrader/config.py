@@ -37,6 +37,7 @@ from features.config import FeaturesConfig
 from live_engine.config import LiveConfig
 from live_engine.execution.config import CostConfig
 from market.config import MarketConfig
+from monitoring.config import DriftConfig
 from quantumtrader import config_check as check
 from quantumtrader.errors import ConfigError
 from quantumtrader.frozen import FrozenModel
@@ -111,6 +112,8 @@ class Settings(BaseSettings):
     # the daily and weekly reports and `qtml analyze` (reports/config.py)
     reports: ReportsConfig = ReportsConfig()
     ops: OpsConfig = OpsConfig()  # ops/ (docs/housekeeping.md)
+    # the hourly drift check and the retrain it triggers (monitoring/config.py, docs/drift.md)
+    drift: DriftConfig = DriftConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -14,10 +14,10 @@ from engine_env import REPO, free_port, make_env
 
 pytestmark = pytest.mark.slow
 
-FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "reports", "ops")
+FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "reports", "ops", "monitoring")
 # the settings object composes every section's declaration: these pydantic models are all of training it loads
 SETTINGS_SECTIONS = {"training", "training.config", "training.promotion", "training.promotion.config",
-                     "reports", "reports.config"}
+                     "reports", "reports.config", "monitoring", "monitoring.config"}
 
 
 def _stop(env, p, timeout=60):

@@ -168,7 +168,7 @@ def _members(stage: Path) -> dict[str, dict[str, Any]]:
 
 def create_backup(settings: Settings, dest_dir: Path | None = None, *, keep: int | None = None) -> BackupResult:
     """Write one archive into ``dest_dir`` (``ops.backup_dir``); keep the newest ``keep`` (``ops.backup_keep``)."""
-    from live_engine.journal.sql import fsync_dir, utc_stamp
+    from live_engine.journal.sql import fsync_path, utc_stamp
 
     dest = dest_dir or settings.backup_dir
     keep = settings.ops.backup_keep if keep is None else keep
@@ -197,13 +197,9 @@ def create_backup(settings: Settings, dest_dir: Path | None = None, *, keep: int
             root = _artifact_root(settings)
             if root is not None and settings.ops.backup_artifacts:
                 tar.add(root, arcname="mlflow/artifacts")
-        fd = os.open(part, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(part)
         os.replace(part, final)
-    fsync_dir(dest)
+    fsync_path(dest)
     deleted = archives(dest)[:-keep]
     for old in deleted:
         old.unlink()

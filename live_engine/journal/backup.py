@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from live_engine.journal import models as m
-from live_engine.journal.sql import fsync_dir, utc_stamp
+from live_engine.journal.sql import fsync_path, utc_stamp
 from quantumtrader.errors import InputError
 
 if TYPE_CHECKING:
@@ -86,15 +86,11 @@ def backup(journal: Journal, dest_dir: Path, keep: int) -> Path:
     tmp = dest_dir / f".{final.name}.tmp"
     try:
         (_sqlite_copy if sqlite else _pg_dump)(journal, tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(tmp)
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(dest_dir)
+    fsync_path(dest_dir)
     for old in backups(journal, dest_dir)[:-keep]:
         old.unlink()
     return final

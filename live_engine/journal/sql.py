@@ -118,13 +118,13 @@ def quarantine(path: Path) -> Path:
         if companion.exists():
             os.replace(companion, target.with_name(target.name + suffix))
     os.replace(path, target)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
     return target
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Make ``path`` durable: a file's bytes, or a folder's entries (a rename or a new file in it)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -153,7 +153,7 @@ def _create_sqlite(path: Path, create: Callable[[Any], None]) -> None:
         pass
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 class _Unreadable(Exception):

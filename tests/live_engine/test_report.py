@@ -14,6 +14,7 @@ import mlflow
 import pandas as pd
 import pytest
 from backtest_run import TUNING_COMBOS, small_backtest
+from page_checks import ARTIFACTS, CHROMIUM, VIEWPORT, overflow_js
 from tiny_model import contract, register, train_booster
 
 from live_engine.backtest.metrics import daily_pnl
@@ -132,20 +133,7 @@ def test_a_malformed_verdict_or_a_folder_without_metrics_is_refused_by_name(tmp_
     assert "n/a" in page and NOT_EVALUATED in page and "no trades" in page
 
 
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-VIEWPORT = 1280
-OVERFLOW_JS = """() => {
-  const VIEWPORT = """ + str(VIEWPORT) + """;
-  document.querySelectorAll('details').forEach(d => { d.open = true; });
-  const wide = [];
-  for (const el of document.querySelectorAll('body *')) {
-    const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > VIEWPORT + 0.5) wide.push(el.tagName + '.' + el.className + ' right=' + r.right);
-  }
-  return {scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 10)};
-}"""
+OVERFLOW_JS = overflow_js(open_details=True)
 
 
 @pytest.mark.slow

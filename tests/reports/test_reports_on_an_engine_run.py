@@ -17,13 +17,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live_engine" / "service"))  # the engine fixtures
 from engine_env import EngineEnv, make_env
+from page_checks import ARTIFACTS, CHROMIUM, VIEWPORT, overflow_js
 
 pytestmark = pytest.mark.slow
 
 PV = 10.0  # WDO R$ per point per contract
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-VIEWPORT = 1280
 
 
 @pytest.fixture(scope="module")
@@ -199,15 +197,7 @@ def test_analyze_agents_and_features_over_a_range(traded: tuple[EngineEnv, list[
     assert bad.returncode == 2 and "no recorded session between 2026-02-01 and 2026-02-05" in bad.stderr
 
 
-OVERFLOW_JS = """() => {
-  const VIEWPORT = """ + str(VIEWPORT) + """;
-  const wide = [];
-  for (const el of document.querySelectorAll('body *')) {
-    const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > VIEWPORT + 0.5) wide.push(el.tagName + '.' + el.className + ' right=' + r.right);
-  }
-  return {scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 10)};
-}"""
+OVERFLOW_JS = overflow_js(open_details=False)
 
 
 def test_the_report_pages_fit_a_1280_px_screen_in_headless_chromium(traded: tuple[EngineEnv, list[date]]) -> None:

@@ -1,221 +1,281 @@
-"""Fast backtest for parameter studies: a signal series over bars in, metrics out.
+"""The parameter sweep: the decision core's position and risk rules run for many candidate configurations
+at once, vectorised over the candidates, one step per bar close.
 
-The input is a bar table (``market.bars.build_bars`` output: index ``close_ts``, columns ``session``,
-``close``, ``bid_px_1``, ``ask_px_1``, ``session_open_ts``, ``session_close_ts``) and one direction per
-bar (+1 buy, -1 sell, 0 no view). Bars are converted to numpy once; the position path is a tight loop
-over *bars* (not ticks) applying the decision core's position rules, and PnL, equity and metrics are
-computed from arrays. Thousands of signal series run in the time one replay takes.
+What a trading path does at a bar depends on what it did before (position, pending order, counters,
+state), so the sweep walks the bars in order once; every candidate is a column of numpy arrays and each
+step is a handful of array operations whatever their number. It reads no events: everything that
+happens between two closes (market fills, bracket triggers, the last data time) was looked up once in
+:class:`~live_engine.backtest.sweep_tape.SweepTape` with the cost and fill model's own functions.
 
-Fills follow the one cost model (``live_engine/execution/costs.py``): :func:`market_fills` finds, for
-each bar close, the first market event strictly after the close plus the latency and prices a buy
-and a sell there with the broker's own :func:`~live_engine.execution.costs.market_fill_price` (the
-standing book walked, or the print plus the spread on a trades-only tape, plus slippage). An order
-decided at bar b fills at that time and price; until then the position waits, as the core's does.
-
-It reproduces :class:`live_engine.decision.core.DecisionCore` exactly (a test shows it) when brackets are off
-(``risk.use_brackets = false``: stops and targets trigger on the tape, which bars cannot see). Every
-other rule is mirrored at the bar level: market fills after the latency, waiting for a pending fill,
-exit on the opposite signal, max holding bars (counted from the entry decision), entry cut-off,
-forced flat before the close, max daily trades, daily loss -> reduce-only, cooldown after losses,
-max drawdown -> halt (cancel the pending order) and flatten, fees per contract per side. Promotion
-decisions use the replay.
+It re-codes no rule. The pre-trade rules are the risk engine's (:func:`live_engine.risk.engine.build_rules`
+with one limit per candidate, each rule's ``blocks`` predicate), and so are the state transition
+(``next_state``), the losing-streak cooldown (``losing_streak``), the bracket distances
+(``bracket_distance``) and the forced flat (``flatten_due``); the directions come from
+:func:`live_engine.decision.consensus.directions`, built from the consensus's own primitives. What is
+the sweep's own is the bookkeeping the core delegates to the broker: one contract per entry, a market
+order waits for its fill, an exit cancels the bracket, a halt cancels everything and flattens, fees
+per contract per side. On the same decisions it gives the replay's trades, fills, equity and positions,
+on the default configuration (brackets, stale-data rule and all): ``tests/live_engine/test_sweep.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from live_engine.backtest import stats
 from live_engine.backtest.metrics import compute_metrics
-from live_engine.config import LiveConfig
-from live_engine.execution.config import CostConfig
-from live_engine.execution.costs import aggressor_sides, arrival_ns, market_fill_price
-from live_engine.risk.engine import MINUTE_NS
-from market.instruments import Instrument
-from market.schemas import ASK_PX, ASK_QTY, BID_PX, BID_QTY
+from live_engine.backtest.sweep_tape import NEVER, STOP, SweepTape
+from live_engine.config import RiskConfig
+from live_engine.risk.engine import (
+    ACTIVE,
+    HALTED,
+    REDUCING,
+    RiskRule,
+    bracket_distance,
+    build_rules,
+    flatten_due,
+    losing_streak,
+    next_state,
+)
+
+TAGS = ("", "entry", "flatten", "time_exit", "signal_exit", "halt", "stop", "target")
+ENTRY, FLATTEN, TIME_EXIT, SIGNAL_EXIT, HALT, STOP_TAG, TARGET_TAG = range(1, 8)
+_LIMITS = ("max_position", "stop_loss_pct", "take_profit_pct", "max_daily_trades", "daily_loss_limit",
+           "account_capital", "max_drawdown_pct", "no_entry_last_minutes", "flat_before_close_minutes",
+           "cooldown_after_losses", "cooldown_minutes", "stale_after_bars", "max_holding_bars", "use_brackets")
+
+
+def risk_columns(risks: Sequence[RiskConfig]) -> SimpleNamespace:
+    """The candidates' risk configs as one object whose every limit is an array (one value per candidate)."""
+    return SimpleNamespace(**{f: np.asarray([getattr(r, f) for r in risks]) for f in _LIMITS})
 
 
 @dataclass
-class SweepResult:
-    trades: list[dict[str, Any]]
-    sessions: list[str]
-    pnl: np.ndarray
-    positions: np.ndarray
-    metrics: dict[str, float]
+class SweepBatch:
+    """Every candidate's path: PnL (R$, total at each close) and position per bar, and the round trips."""
+
+    tape: SweepTape
+    pnl: np.ndarray  # (bars, candidates)
+    positions: np.ndarray  # (bars, candidates), int8
+    trades: pd.DataFrame  # candidate, side, qty, entry/exit ts and price, points, fees, pnl, exit_tag
+    capital: np.ndarray  # (candidates,)
+
+    @property
+    def n_candidates(self) -> int:
+        return self.pnl.shape[1]
+
+    def trades_of(self, k: int) -> list[dict[str, Any]]:
+        """Candidate ``k``'s round trips, as the broker's ``RoundTrip`` dicts (time order)."""
+        rows = self.trades[self.trades["candidate"] == k].drop(columns="candidate")
+        return list(rows.to_dict("records"))
+
+    def session_ends(self) -> np.ndarray:
+        s = self.tape.session
+        return np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.zeros(0, np.int64)
+
+    def daily(self) -> np.ndarray:
+        """(sessions, candidates): the PnL earned in each session (``metrics.daily_pnl`` of every column)."""
+        ends = self.pnl[self.session_ends()]
+        return np.diff(np.vstack([np.zeros((1, self.n_candidates)), ends]), axis=0)
+
+    def metrics(self, k: int, *, n_trials: int = 1) -> dict[str, float]:
+        """The replay's full metrics (``metrics.compute_metrics``) of candidate ``k``."""
+        sessions = [self.tape.sessions[i] for i in self.tape.session]
+        return compute_metrics(self.trades_of(k), sessions, self.pnl[:, k], self.positions[:, k],
+                               capital=float(self.capital[k]), n_trials=n_trials)
+
+    def screen(self, *, n_trials: int | None = None) -> pd.DataFrame:
+        """The screening numbers of every candidate at once (the same definitions as ``compute_metrics``):
+        pnl, n_trades, win_rate, sessions, trades_per_day, sharpe_per_day, max_drawdown(_pct), exposure,
+        and the deflated Sharpe for ``n_trials`` (default: the number of candidates)."""
+        k = self.n_candidates
+        t = self.trades
+        n_tr = np.bincount(t["candidate"].to_numpy(np.int64), minlength=k).astype(np.float64)
+        wins = np.bincount(t["candidate"].to_numpy(np.int64), weights=(t["pnl"] > 0).to_numpy(np.float64),
+                           minlength=k)
+        daily = self.daily()
+        n_days = daily.shape[0]
+        total = self.capital[None, :] + self.pnl
+        peak = np.maximum.accumulate(np.vstack([self.capital[None, :], total]), axis=0)[1:]
+        dd = peak - total
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = daily.std(axis=0, ddof=1) if n_days > 1 else np.full(k, np.nan)
+            sharpe = np.where(sd > 0, daily.mean(axis=0) / np.where(sd > 0, sd, 1.0), np.nan)
+            out = pd.DataFrame({
+                "pnl": self.pnl[-1] if len(self.pnl) else np.zeros(k),
+                "n_trades": n_tr,
+                "win_rate": np.where(n_tr > 0, wins / np.maximum(n_tr, 1), np.nan),
+                "sessions": float(n_days),
+                "trades_per_day": n_tr / n_days if n_days else np.nan,
+                "sharpe_per_day": sharpe,
+                "max_drawdown": dd.max(axis=0) if len(dd) else np.nan,
+                "max_drawdown_pct": (dd / peak).max(axis=0) if len(dd) else np.nan,
+                "exposure": (self.positions != 0).mean(axis=0) if len(dd) else np.nan,
+            })
+        trials = k if n_trials is None else n_trials
+        out["deflated_sharpe"] = [stats.deflated_sharpe(daily[:, j], trials) for j in range(k)]
+        return out
 
 
-_BOOK_COLS = [*BID_PX, *BID_QTY, *ASK_PX, *ASK_QTY]  # the packed row of live_engine.execution.costs
-_NEVER = np.iinfo(np.int64).max
+def _blocked(rules: Sequence[RiskRule], ctx: Any, is_entry: np.ndarray) -> np.ndarray:
+    """Candidates whose order some rule denies (the core takes the first denial; any one denies)."""
+    out = np.zeros(len(is_entry), dtype=bool)
+    for rule in rules:
+        out |= np.broadcast_to(rule.blocks(ctx, is_entry), out.shape)
+    return out
 
 
-@dataclass(frozen=True)
-class MarketFills:
-    """For each bar close: when a market order decided there fills (``ts_ns``; -1: never, the tape
-    ends first) and its price as a buy and as a sell (one contract)."""
+def sweep(tape: SweepTape, directions: np.ndarray, risks: Sequence[RiskConfig]) -> SweepBatch:
+    """Trade ``directions`` ((bars,) for all, or (bars, candidates); +1 buy, -1 sell, 0 no view, the
+    consensus's direction at each close) under each of ``risks`` (one :class:`RiskConfig` per candidate)."""
+    k, n = len(risks), tape.n_bars
+    dirs = np.asarray(directions, dtype=np.int64)
+    if dirs.ndim == 1:
+        dirs = np.repeat(dirs[:, None], k, axis=1)
+    if dirs.shape != (n, k):
+        raise ValueError(f"directions have shape {dirs.shape}; the tape has {n} bars and there are {k} candidates")
+    cfg = risk_columns(risks)
+    drawdown, rules = build_rules(cfg)
+    inst, f = tape.instrument, tape.fills
+    pv, fee, tick = inst.point_value, inst.fee_per_contract, inst.tick_size
+    capital = cfg.account_capital.astype(np.float64)
+    use_br = cfg.use_brackets.astype(bool)
+    has_tp = cfg.take_profit_pct > 0
 
-    ts_ns: np.ndarray
-    buy: np.ndarray
-    sell: np.ndarray
+    pos = np.zeros(k, np.int64)
+    avg, realized, fees = np.zeros(k), np.zeros(k), np.zeros(k)
+    pend = np.zeros(k, bool)
+    pend_ts, pend_at = np.full(k, -1, np.int64), np.full(k, -1, np.int64)
+    pend_px, pend_side, pend_tag = np.zeros(k), np.zeros(k, np.int64), np.zeros(k, np.int64)
+    pend_st, pend_tt = np.zeros(k, np.int64), np.zeros(k, np.int64)
+    br_ts, br_px, br_kind = np.full(k, NEVER, np.int64), np.zeros(k), np.zeros(k, np.int64)
+    held, day_entries, losses = np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64)
+    day_start, peak = np.zeros(k), capital.copy()
+    cool_until = np.zeros(k, np.int64)
+    state = np.full(k, ACTIVE, dtype="<U8")
+    ent_ts, ent_px, ent_fee = np.zeros(k, np.int64), np.zeros(k), np.zeros(k)
+    closed_pnl = np.zeros(k)
+    rows: list[tuple[np.ndarray, ...]] = []
+    pnl_out, pos_out = np.zeros((n, k)), np.zeros((n, k), np.int8)
+    ctx = SimpleNamespace(bar_ns=tape.bar_ns)
+    sess_l, ts_l, close_l = tape.session.tolist(), tape.ts_ns.tolist(), tape.close.tolist()
+    prev_session = -1
 
+    def close_positions(idx: np.ndarray, ts: np.ndarray, px: np.ndarray, tags: np.ndarray) -> None:
+        pts = (px - avg[idx]) * pos[idx]
+        realized[idx] += pts
+        fees[idx] += fee
+        rt_fees = ent_fee[idx] + fee
+        pnl = pts * pv - rt_fees
+        rows.append((idx, pos[idx].copy(), ent_ts[idx].copy(), ent_px[idx].copy(), ts, px, pts, rt_fees, pnl, tags))
+        closed[idx] = True
+        closed_pnl[idx] = pnl
+        pos[idx], avg[idx], br_ts[idx] = 0, 0.0, NEVER
 
-def _ns(col: pd.Series | pd.Index) -> np.ndarray:
-    return np.asarray(pd.DatetimeIndex(col).as_unit("ns").asi8, dtype=np.int64)
-
-
-def market_fills(decision_ns: np.ndarray, trades: pd.DataFrame, book: pd.DataFrame | None, costs: CostConfig,
-                 instrument: Instrument) -> MarketFills:
-    """The paper broker's market fill for an order sent at each of ``decision_ns``, from the tape.
-
-    ``trades`` / ``book`` are the replayed sessions' trades and snapshots, each in time order. The
-    order fills at the first event (trades before a snapshot of the same timestamp, as the replay
-    plays them) strictly after its arrival, against the snapshot standing at arrival.
-    """
-    t_ts = _ns(trades["ts"])
-    t_px = trades["price"].to_numpy(np.float64).tolist()
-    t_side = aggressor_sides(trades["trade_type"].to_numpy(np.int64)).tolist()
-    b_ts, rows = np.zeros(0, dtype=np.int64), []
-    if book is not None and len(book):
-        b_ts, rows = _ns(book["ts"]), book[_BOOK_COLS].to_numpy(np.float64).tolist()
-    arrive = np.asarray([arrival_ns(int(d), costs) for d in np.asarray(decision_ns, dtype=np.int64)], dtype=np.int64)
-    first_t = np.searchsorted(t_ts, arrive, side="right").tolist()
-    first_b = np.searchsorted(b_ts, arrive, side="right").tolist()
-    t_ts_l, b_ts_l, nt, nb = t_ts.tolist(), b_ts.tolist(), len(t_ts), len(b_ts)
-    tick = instrument.tick_size
-    out_ts = np.full(len(arrive), -1, dtype=np.int64)
-    out_px = {1: np.full(len(arrive), np.nan), -1: np.full(len(arrive), np.nan)}
-    for k in range(len(arrive)):
-        for side in (1, -1):
-            i, j = first_t[k], first_b[k]
-            while i < nt or j < nb:
-                ti = t_ts_l[i] if i < nt else _NEVER
-                tj = b_ts_l[j] if j < nb else _NEVER
-                is_trade = ti <= tj
-                px = market_fill_price(side, 1, book=rows[j - 1] if j > 0 else None,
-                                       print_px=t_px[i] if is_trade else np.nan,
-                                       print_side=t_side[i] if is_trade else 0, tick=tick, costs=costs)
-                if px == px:
-                    out_ts[k], out_px[side][k] = (ti if is_trade else tj), px
-                    break
-                i, j = (i + 1, j) if is_trade else (i, j + 1)  # nothing to fill against yet: the next event
-    return MarketFills(out_ts, out_px[1], out_px[-1])
-
-
-def sweep_backtest(bars: pd.DataFrame, signal: np.ndarray, config: LiveConfig, instrument: Instrument,
-                   fills: MarketFills) -> SweepResult:
-    """Backtest one direction series (aligned with ``bars``) under ``config``, filling market orders
-    at ``fills`` (:func:`market_fills` of the same bars' close times and the cost config)."""
-    sig = np.asarray(signal, dtype=np.int64)
-    if len(sig) != len(bars) or len(fills.ts_ns) != len(bars):
-        raise ValueError(f"signal has {len(sig)} values and fills {len(fills.ts_ns)} for {len(bars)} bars")
-    ts_a = _ns(bars.index)
-    sess_l = [str(s) for s in bars["session"].tolist()]
-    close_l = bars["close"].to_numpy(np.float64).tolist()
-    fill_ts_l = fills.ts_ns.tolist()
-    buy_l, sell_l = fills.buy.tolist(), fills.sell.tolist()
-    open_l = _ns(bars["session_open_ts"]).tolist()
-    sclose_l = _ns(bars["session_close_ts"]).tolist()
-    ts_l, sig_l = ts_a.tolist(), sig.tolist()
-
-    r, pv = config.risk, instrument.point_value
-    fee = instrument.fee_per_contract
-    pos, avg, realized_pts, fees_paid = 0, 0.0, 0.0, 0.0
-    held, day_entries, day_start, peak = 0, 0, 0.0, r.account_capital
-    state, losses, cool_until = "ACTIVE", 0, 0
-    trades: list[dict[str, Any]] = []
-    open_trade: dict[str, Any] | None = None
-    pending: tuple[int, float, int, int, str] | None = None  # fill ts, price, side, qty, tag
-    pending_closed: list[float] = []
-    pnl_out = np.zeros(len(ts_l))
-    pos_out = np.zeros(len(ts_l), dtype=np.int64)
-    prev_session = None
-    for b, ts in enumerate(ts_l):
-        if pending is not None and 0 <= pending[0] <= ts:  # the fill came before this close
-            f_ts, px, side, qty, tag = pending
-            pending = None
-            fees_paid += fee * qty
-            if pos == 0:
-                pos, avg = side * qty, px
-                open_trade = {"side": side, "qty": qty, "entry_ts_ns": f_ts, "entry_price": px, "fees": fee * qty}
-            else:
-                pts = (px - avg) * pos
-                realized_pts += pts
-                assert open_trade is not None
-                open_trade.update(exit_ts_ns=f_ts, exit_price=px, points=pts, exit_tag=tag)
-                open_trade["fees"] += fee * qty
-                open_trade["pnl"] = pts * pv - open_trade["fees"]
-                trades.append(open_trade)
-                pending_closed.append(open_trade["pnl"])
-                open_trade, pos, avg = None, 0, 0.0
+    for b in range(n):
+        now = ts_l[b]
+        closed = np.zeros(k, bool)
+        due = pend & (pend_ts >= 0) & (pend_ts <= now)
+        if due.any():  # market orders that filled before this close
+            idx = np.flatnonzero(due)
+            pend[idx] = False
+            opening = idx[pos[idx] == 0]
+            exiting = idx[pos[idx] != 0]
+            if len(exiting):
+                close_positions(exiting, pend_ts[exiting], pend_px[exiting], pend_tag[exiting])
+            if len(opening):
+                side = pend_side[opening]
+                pos[opening], avg[opening] = side, pend_px[opening]
+                fees[opening] += fee
+                ent_ts[opening], ent_px[opening], ent_fee[opening] = pend_ts[opening], pend_px[opening], fee
+                for j in opening[(pend_st[opening] > 0) | (pend_tt[opening] > 0)].tolist():
+                    br_ts[j], br_px[j], br_kind[j] = tape.bracket_exit(int(pend_at[j]), int(pend_side[j]),
+                                                                       float(pend_px[j]), int(pend_st[j]),
+                                                                       int(pend_tt[j]))
+        hit = (pos != 0) & (br_ts <= now)
+        if hit.any():  # a stop or a target triggered on a print before this close
+            idx = np.flatnonzero(hit)
+            close_positions(idx, br_ts[idx], br_px[idx], np.where(br_kind[idx] == STOP, STOP_TAG, TARGET_TAG))
         close = close_l[b]
-        total = (realized_pts + ((close - avg) * pos if pos else 0.0)) * pv - fees_paid
-        if sess_l[b] != prev_session:
+        total = (realized + np.where(pos != 0, (close - avg) * pos, 0.0)) * pv - fees
+        if sess_l[b] != prev_session:  # the core's start_session
             prev_session = sess_l[b]
-            day_entries, day_start = 0, total
-            if state == "REDUCING":
-                state = "ACTIVE"
-        for tp in pending_closed:  # trades closed since the last bar, as the core sees them
-            losses = losses + 1 if tp < 0 else 0
-            if losses >= r.cooldown_after_losses:
-                cool_until, losses = ts + r.cooldown_minutes * MINUTE_NS, 0
-        pending_closed.clear()
-        equity = r.account_capital + total
-        peak = max(peak, equity)
+            day_entries[:] = 0
+            day_start = total.copy()
+            state = np.where(state == REDUCING, ACTIVE, state)
+        if closed.any():
+            idx = np.flatnonzero(closed)
+            losses[idx], cool_until[idx] = losing_streak(losses[idx], cool_until[idx], closed_pnl[idx], now,
+                                                         cfg.cooldown_after_losses[idx], cfg.cooldown_minutes[idx])
+        equity = capital + total
+        peak = np.maximum(peak, equity)
         daily = total - day_start
-        state_before = state
-        if state != "HALTED" and peak > 0 and peak - equity >= r.max_drawdown_pct * peak:
-            state = "HALTED"
-        elif state == "ACTIVE" and daily <= -r.daily_loss_limit:
-            state = "REDUCING"
-        side, qty, tag = 0, 0, ""
-        if state == "HALTED":
-            if state_before != "HALTED":
-                pending = None  # the transition cancels everything, then flattens
-                if pos:
-                    side, qty, tag = (-1 if pos > 0 else 1), abs(pos), "halt"
-        elif pending is not None:
-            pass  # wait for the fill
-        elif pos:
-            s = -1 if pos > 0 else 1
-            if ts >= sclose_l[b] - r.flat_before_close_minutes * MINUTE_NS:
-                side, qty, tag = s, abs(pos), "flatten"
-            elif r.max_holding_bars and held >= r.max_holding_bars:
-                side, qty, tag = s, abs(pos), "time_exit"
-            elif sig_l[b] == s:
-                side, qty, tag = s, abs(pos), "signal_exit"
-        elif sig_l[b] != 0:
-            d = 1 if sig_l[b] > 0 else -1
-            allowed = (state == "ACTIVE" and r.max_position >= 1
-                       and open_l[b] <= ts < sclose_l[b]
-                       and ts < sclose_l[b] - r.no_entry_last_minutes * MINUTE_NS
-                       and day_entries < r.max_daily_trades and daily > -r.daily_loss_limit
-                       and ts >= cool_until)
-            if allowed:
-                side, qty, tag = d, 1, "entry"
-                day_entries += 1
-        if side:
-            pending = (fill_ts_l[b], buy_l[b] if side > 0 else sell_l[b], side, qty, tag)
-        held = held + 1 if pos else (1 if pending is not None else 0)  # bars since the entry decision
+        ctx.now_ns, ctx.session_open_ns, ctx.session_close_ns = now, int(tape.open_ns[b]), int(tape.close_ns[b])
+        ctx.last_data_ns, ctx.equity, ctx.peak_equity, ctx.daily_pnl = int(tape.last_data_ns[b]), equity, peak, daily
+        ctx.daily_entries, ctx.cooldown_until_ns = day_entries, cool_until
+        before = state
+        state = next_state(state, drawdown.breached(ctx), daily, cfg.daily_loss_limit)
+        ctx.state = state
+        halted = state == HALTED
+        order_side, order_tag = np.zeros(k, np.int64), np.zeros(k, np.int64)
+        trans = halted & (before != HALTED)
+        if trans.any():  # the transition cancels everything, then flattens
+            pend[trans], br_ts[trans] = False, NEVER
+            out = trans & (pos != 0)
+            order_side[out], order_tag[out] = -np.sign(pos[out]), HALT
+        free = ~halted & ~pend
+        inpos = free & (pos != 0)
+        d = dirs[b]
+        want_entry = free & (pos == 0) & (d != 0)
+        tag = np.zeros(k, np.int64)
+        if inpos.any():
+            exit_side = -np.sign(pos)
+            tag = np.select([flatten_due(now, ctx.session_close_ns, cfg.flat_before_close_minutes),
+                             (cfg.max_holding_bars > 0) & (held >= cfg.max_holding_bars), d == exit_side],
+                            [FLATTEN, TIME_EXIT, SIGNAL_EXIT], 0)
+            tag = np.where(inpos, tag, 0)
+        want_exit = tag > 0
+        if want_exit.any() or want_entry.any():
+            blocked = _blocked(rules, ctx, want_entry)
+            go_exit, go_entry = want_exit & ~blocked, want_entry & ~blocked
+            br_ts[go_exit] = NEVER  # the core cancels the bracket before it sends the exit
+            order_side[go_exit], order_tag[go_exit] = -np.sign(pos[go_exit]), tag[go_exit]
+            order_side[go_entry], order_tag[go_entry] = d[go_entry], ENTRY
+            day_entries[go_entry] += 1
+            st = np.where(use_br, bracket_distance(close, cfg.stop_loss_pct, tick), 0).astype(np.int64)
+            tt = np.where(use_br & has_tp, bracket_distance(close, cfg.take_profit_pct, tick), 0).astype(np.int64)
+            pend_st[go_entry], pend_tt[go_entry] = st[go_entry], tt[go_entry]
+            pend_st[go_exit], pend_tt[go_exit] = 0, 0
+        sent = order_side != 0
+        if sent.any():
+            buy = order_side > 0
+            pend[sent] = True
+            pend_side[sent], pend_tag[sent] = order_side[sent], order_tag[sent]
+            pend_ts[sent] = np.where(buy, f.buy_ts[b], f.sell_ts[b])[sent]
+            pend_px[sent] = np.where(buy, f.buy[b], f.sell[b])[sent]
+            pend_at[sent] = np.where(buy, f.buy_at[b], f.sell_at[b])[sent]
+            if trans.any():
+                pend_st[trans], pend_tt[trans] = 0, 0
+        held = np.where(pos != 0, held + 1, np.where(pend, 1, 0))  # bars since the entry decision
         pnl_out[b] = total
         pos_out[b] = pos
-    metrics = compute_metrics(trades, sess_l, pnl_out, pos_out, capital=r.account_capital)
-    return SweepResult(trades, sess_l, pnl_out, pos_out, metrics)
+    return SweepBatch(tape, pnl_out, pos_out, _trade_frame(rows), capital)
 
 
-def sweep_grid(bars: pd.DataFrame, signals: Mapping[str, np.ndarray], config: LiveConfig,
-               instrument: Instrument, fills: MarketFills) -> pd.DataFrame:
-    """Metrics of many signal series (one row per series name), all filled at the same ``fills``."""
-    rows = {name: sweep_backtest(bars, s, config, instrument, fills).metrics for name, s in signals.items()}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def threshold_signal(score: np.ndarray, threshold: float) -> np.ndarray:
-    """+1 where ``score >= threshold``, -1 where ``score <= -threshold``, else 0."""
-    s = np.asarray(score, dtype=np.float64)
-    out = np.zeros(len(s), dtype=np.int64)
-    out[s >= threshold] = 1
-    out[s <= -threshold] = -1
-    return out
+def _trade_frame(rows: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
+    cols = ["candidate", "side", "entry_ts_ns", "entry_price", "exit_ts_ns", "exit_price", "points", "fees", "pnl",
+            "exit_tag"]
+    if not rows:
+        ints = {"candidate": "int64", "side": "int64", "entry_ts_ns": "int64", "exit_ts_ns": "int64"}
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols}).astype({**ints, "exit_tag": "object"})
+    parts = [np.concatenate([r[i] for r in rows]) for i in range(len(cols))]
+    df = pd.DataFrame(dict(zip(cols, parts, strict=True)))
+    df["exit_tag"] = np.asarray(TAGS, dtype=object)[df["exit_tag"].to_numpy(np.int64)]
+    df["qty"] = 1
+    return df.sort_values(["candidate", "exit_ts_ns", "entry_ts_ns"], kind="stable").reset_index(drop=True)

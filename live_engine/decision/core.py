@@ -327,7 +327,8 @@ class DecisionCore:
         record: dict[str, Any] = {
             "ts_ns": ts, "session": session, "feature_row": len(self.decisions), "close": close,
             "p_down": verdict.probs[0], "p_flat": verdict.probs[1], "p_up": verdict.probs[2],
-            "model_signal": r.model_signal, "agents_signal": verdict.agents_signal, "combined": r.combined,
+            "model_signal": r.model_signal, "agents_signal": verdict.agents_signal,
+            "agents_confidence": verdict.agents_confidence, "combined": r.combined,
             "confidence": r.confidence, "band": r.band, "direction": r.direction, "reason": r.reason,
             "votes": {n: list(v) for n, v in zip(names, verdict.votes, strict=False)},
             "weights": coord.weight_map() if coord is not None else {},

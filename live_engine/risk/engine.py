@@ -15,11 +15,13 @@ into tick distances that the broker rests with every entry. Forced flat before t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from live_engine.config import RiskConfig
+from live_engine.vectors import maximum, pick
 
 ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
 MINUTE_NS = 60 * 1_000_000_000
@@ -76,12 +78,42 @@ class RiskContext:
 
 class RiskRule(Protocol):
     name: str
+    code: str
+
+    def blocks(self, ctx: Any, is_entry: Any) -> Any: ...
+
+    def detail(self, ctx: Any) -> str: ...
 
     def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None: ...
 
 
-class TradingStateRule:
+class _Rule:
+    """A rule is one predicate, :meth:`blocks`, written with comparisons, ``&`` and ``|`` only, so that
+    it runs on a :class:`RiskContext` of scalars (the core: one order) and on one whose fields are
+    numpy arrays (the parameter sweep: every candidate at once, limits included). :meth:`check` turns
+    it into the core's :class:`Denial`."""
+
+    name = ""
+    code = ""
+
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        raise NotImplementedError
+
+    def detail(self, ctx: Any) -> str:
+        return ""
+
+    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
+        if self.blocks(ctx, intent.is_entry):
+            return Denial(self.code, self.name, self.detail(ctx))
+        return None
+
+
+class TradingStateRule(_Rule):
     name = "trading_state"
+    code = R_HALTED
+
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return (ctx.state == HALTED) | ((ctx.state == REDUCING) & is_entry)
 
     def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
         if ctx.state == HALTED:
@@ -91,11 +123,16 @@ class TradingStateRule:
         return None
 
 
-class MaxPosition:
+class MaxPosition(_Rule):
     name = "max_position"
+    code = R_MAX_POSITION
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: Any) -> None:
         self.limit = limit
+
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        # every order the core sends is one contract from flat or the whole position back to flat
+        return is_entry & (self.limit < 1)
 
     def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
         after = intent.position + intent.side * intent.qty
@@ -104,87 +141,138 @@ class MaxPosition:
         return None
 
 
-class MaxDailyTrades:
+class MaxDailyTrades(_Rule):
     name = "max_daily_trades"
+    code = R_MAX_DAILY_TRADES
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: Any) -> None:
         self.limit = limit
 
-    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
-        if intent.is_entry and ctx.daily_entries >= self.limit:
-            return Denial(R_MAX_DAILY_TRADES, self.name, f"{ctx.daily_entries} entries today, limit {self.limit}")
-        return None
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return is_entry & (ctx.daily_entries >= self.limit)
+
+    def detail(self, ctx: Any) -> str:
+        return f"{ctx.daily_entries} entries today, limit {self.limit}"
 
 
-class DailyLossLimit:
+class DailyLossLimit(_Rule):
     name = "daily_loss_limit"
+    code = R_DAILY_LOSS
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: Any) -> None:
         self.limit = limit
 
-    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
-        if intent.is_entry and ctx.daily_pnl <= -self.limit:
-            return Denial(R_DAILY_LOSS, self.name, f"daily PnL {ctx.daily_pnl:.2f} <= -{self.limit:.2f}")
-        return None
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return is_entry & (ctx.daily_pnl <= -self.limit)
+
+    def detail(self, ctx: Any) -> str:
+        return f"daily PnL {ctx.daily_pnl:.2f} <= -{self.limit:.2f}"
 
 
-class MaxDrawdown:
+class MaxDrawdown(_Rule):
     name = "max_drawdown"
+    code = R_MAX_DRAWDOWN
 
-    def __init__(self, pct: float) -> None:
+    def __init__(self, pct: Any) -> None:
         self.pct = pct
 
-    def breached(self, ctx: RiskContext) -> bool:
-        return ctx.peak_equity > 0 and (ctx.peak_equity - ctx.equity) >= self.pct * ctx.peak_equity
+    def breached(self, ctx: Any) -> Any:
+        return (ctx.peak_equity > 0) & ((ctx.peak_equity - ctx.equity) >= self.pct * ctx.peak_equity)
 
-    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
-        if intent.is_entry and self.breached(ctx):
-            dd = (ctx.peak_equity - ctx.equity) / ctx.peak_equity
-            return Denial(R_MAX_DRAWDOWN, self.name, f"drawdown {dd:.2%} >= {self.pct:.2%}")
-        return None
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return is_entry & self.breached(ctx)
+
+    def detail(self, ctx: Any) -> str:
+        return f"drawdown {(ctx.peak_equity - ctx.equity) / ctx.peak_equity:.2%} >= {self.pct:.2%}"
 
 
-class SessionWindow:
+class SessionWindow(_Rule):
     name = "session_window"
+    code = R_OUTSIDE_SESSION
 
-    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
-        if intent.is_entry and not (ctx.session_open_ns <= ctx.now_ns < ctx.session_close_ns):
-            return Denial(R_OUTSIDE_SESSION, self.name, "outside the trading session")
-        return None
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return is_entry & ((ctx.now_ns < ctx.session_open_ns) | (ctx.now_ns >= ctx.session_close_ns))
+
+    def detail(self, ctx: Any) -> str:
+        return "outside the trading session"
 
 
-class EntryCutoff:
+class EntryCutoff(_Rule):
     name = "entry_cutoff"
+    code = R_ENTRY_CUTOFF
 
-    def __init__(self, minutes: int) -> None:
+    def __init__(self, minutes: Any) -> None:
         self.minutes = minutes
 
-    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
-        if intent.is_entry and ctx.now_ns >= ctx.session_close_ns - self.minutes * MINUTE_NS:
-            return Denial(R_ENTRY_CUTOFF, self.name, f"no new entries in the last {self.minutes} minutes")
-        return None
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return is_entry & (ctx.now_ns >= ctx.session_close_ns - self.minutes * MINUTE_NS)
+
+    def detail(self, ctx: Any) -> str:
+        return f"no new entries in the last {self.minutes} minutes"
 
 
-class Cooldown:
+class Cooldown(_Rule):
     name = "cooldown"
+    code = R_COOLDOWN
 
-    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
-        if intent.is_entry and ctx.now_ns < ctx.cooldown_until_ns:
-            return Denial(R_COOLDOWN, self.name, "cooling down after consecutive losses")
-        return None
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return is_entry & (ctx.now_ns < ctx.cooldown_until_ns)
+
+    def detail(self, ctx: Any) -> str:
+        return "cooling down after consecutive losses"
 
 
-class StaleData:
+class StaleData(_Rule):
     name = "stale_data"
+    code = R_STALE_DATA
 
-    def __init__(self, bars: int) -> None:
+    def __init__(self, bars: Any) -> None:
         self.bars = bars
 
-    def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
-        if intent.is_entry and ctx.now_ns - ctx.last_data_ns > self.bars * ctx.bar_ns:
-            age = (ctx.now_ns - ctx.last_data_ns) / 1e9
-            return Denial(R_STALE_DATA, self.name, f"no market data for {age:.0f} s")
-        return None
+    def blocks(self, ctx: Any, is_entry: Any) -> Any:
+        return is_entry & (ctx.now_ns - ctx.last_data_ns > self.bars * ctx.bar_ns)
+
+    def detail(self, ctx: Any) -> str:
+        return f"no market data for {(ctx.now_ns - ctx.last_data_ns) / 1e9:.0f} s"
+
+
+def build_rules(config: Any) -> tuple[MaxDrawdown, list[RiskRule]]:
+    """The pre-trade rules in the order they are checked, from a :class:`RiskConfig` (the core) or an
+    object whose limits are arrays, one value per candidate (the sweep). Returns (drawdown rule, rules)."""
+    drawdown = MaxDrawdown(config.max_drawdown_pct)
+    rules: list[RiskRule] = [
+        TradingStateRule(), MaxPosition(config.max_position), SessionWindow(),
+        EntryCutoff(config.no_entry_last_minutes), StaleData(config.stale_after_bars),
+        MaxDailyTrades(config.max_daily_trades), DailyLossLimit(config.daily_loss_limit),
+        drawdown, Cooldown(),
+    ]
+    return drawdown, rules
+
+
+def next_state(state: Any, breached: Any, daily_pnl: Any, daily_loss_limit: Any) -> Any:
+    """The trading state after a mark: HALTED on a drawdown breach (sticky), REDUCING at the daily loss
+    limit (from ACTIVE), else unchanged."""
+    return pick((state != HALTED) & breached, HALTED,
+                pick((state == ACTIVE) & (daily_pnl <= -daily_loss_limit), REDUCING, state))
+
+
+def losing_streak(losses: Any, cooldown_until_ns: Any, pnl: Any, now_ns: Any, after: Any,
+                  minutes: Any) -> tuple[Any, Any]:
+    """(consecutive losses, cooldown end) after a closed trade of ``pnl`` noticed at ``now_ns``: ``after``
+    losses in a row start a cooldown of ``minutes`` and reset the count."""
+    losses = pick(pnl < 0, losses + 1, 0)
+    start = losses >= after
+    return pick(start, 0, losses), pick(start, now_ns + minutes * MINUTE_NS, cooldown_until_ns)
+
+
+def bracket_distance(price: Any, pct: Any, tick: float) -> Any:
+    """A stop or target ``pct`` away from ``price``, in whole ticks rounded up, at least 1."""
+    return maximum(1, np.ceil(price * pct / tick - 1e-9))
+
+
+def flatten_due(now_ns: Any, session_close_ns: Any, minutes: Any) -> Any:
+    """True in the last ``minutes`` of the session: positions are closed."""
+    return now_ns >= session_close_ns - minutes * MINUTE_NS
 
 
 class RiskEngine:
@@ -193,13 +281,7 @@ class RiskEngine:
     def __init__(self, config: RiskConfig, tick_size: float) -> None:
         self.config = config
         self.tick_size = tick_size
-        self.drawdown = MaxDrawdown(config.max_drawdown_pct)
-        self.rules: list[RiskRule] = [
-            TradingStateRule(), MaxPosition(config.max_position), SessionWindow(),
-            EntryCutoff(config.no_entry_last_minutes), StaleData(config.stale_after_bars),
-            MaxDailyTrades(config.max_daily_trades), DailyLossLimit(config.daily_loss_limit),
-            self.drawdown, Cooldown(),
-        ]
+        self.drawdown, self.rules = build_rules(config)
         self.state = ACTIVE
         self.daily_entries = 0
         self.day_start_pnl = 0.0
@@ -223,10 +305,7 @@ class RiskEngine:
         ctx.equity, ctx.peak_equity = equity, self.peak_equity
         ctx.daily_pnl = total_pnl - self.day_start_pnl
         ctx.daily_entries, ctx.cooldown_until_ns = self.daily_entries, self.cooldown_until_ns
-        if self.state != HALTED and self.drawdown.breached(ctx):
-            self.state = HALTED
-        elif self.state == ACTIVE and ctx.daily_pnl <= -self.config.daily_loss_limit:
-            self.state = REDUCING
+        self.state = next_state(self.state, self.drawdown.breached(ctx), ctx.daily_pnl, self.config.daily_loss_limit)
         ctx.state = self.state
         return self.state
 
@@ -235,10 +314,9 @@ class RiskEngine:
 
     def record_closed_trade(self, pnl: float, now_ns: int) -> None:
         """Count losing streaks; N in a row start a cooldown."""
-        self.consecutive_losses = self.consecutive_losses + 1 if pnl < 0 else 0
-        if self.consecutive_losses >= self.config.cooldown_after_losses:
-            self.cooldown_until_ns = now_ns + self.config.cooldown_minutes * MINUTE_NS
-            self.consecutive_losses = 0
+        self.consecutive_losses, self.cooldown_until_ns = losing_streak(
+            self.consecutive_losses, self.cooldown_until_ns, pnl, now_ns, self.config.cooldown_after_losses,
+            self.config.cooldown_minutes)
 
     # ---- decisions --------------------------------------------------------------------------
     def check(self, ctx: RiskContext, intent: OrderIntent) -> Denial | None:
@@ -255,14 +333,14 @@ class RiskEngine:
         """(stop, target) distances in ticks for an entry near ``price`` (rounded up, at least 1)."""
         if not self.config.use_brackets:
             return 0, 0
-        stop = max(1, math.ceil(price * self.config.stop_loss_pct / self.tick_size - 1e-9))
+        stop = int(bracket_distance(price, self.config.stop_loss_pct, self.tick_size))
         tp = self.config.take_profit_pct
-        target = max(1, math.ceil(price * tp / self.tick_size - 1e-9)) if tp > 0 else 0
+        target = int(bracket_distance(price, tp, self.tick_size)) if tp > 0 else 0
         return stop, target
 
     def must_flatten(self, ctx: RiskContext) -> bool:
         """True in the last ``flat_before_close_minutes`` of the session."""
-        return ctx.now_ns >= ctx.session_close_ns - self.config.flat_before_close_minutes * MINUTE_NS
+        return bool(flatten_due(ctx.now_ns, ctx.session_close_ns, self.config.flat_before_close_minutes))
 
     # ---- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

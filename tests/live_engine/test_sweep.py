@@ -1,93 +1,120 @@
-"""The vectorised sweep gives the replay's results on the same simple signals, under the same cost model."""
+"""The parameter sweep gives the replay's trades, fills, positions and equity for every candidate at
+once, on the default configuration (brackets, stale-data rule, cooldown, ...) and on others chosen to
+fire every rule: stops, targets, halts, reduce-only days, cooldowns, forced flats, stale data."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 
 import numpy as np
-import pandas as pd
 import pytest
+from tiny_model import contract, train_booster
 
-from live_engine.backtest.replay import SessionData, build_core, replay
-from live_engine.backtest.sweep import market_fills, sweep_backtest, sweep_grid, threshold_signal
-from live_engine.config import LiveConfig
+from features.streaming_session import SessionLocator
+from live_engine.backtest.replay import ReplayStats, SessionData, build_core, replay
+from live_engine.backtest.runner import summarize
+from live_engine.backtest.sweep import sweep
+from live_engine.backtest.sweep_tape import decision_inputs, last_event_ns, sweep_tape
+from live_engine.decision.consensus import directions
 from live_engine.execution.config import CostConfig
-from market.bars import build_bars
 from market.instruments import get_instrument
 from market.simulator import simulate
+from serving.predictor import Predictor
 
-MIN = 60 * 10**9
+WDO = get_instrument("WDO")
+KEYS = ("entry_ts_ns", "exit_ts_ns", "side", "entry_price", "exit_price", "exit_tag")
 
 
 @pytest.fixture(scope="module")
-def sessions() -> list[SessionData]:
-    sims = simulate(2, date(2026, 1, 5), seed=11, trades_per_session=3000, planted_strength=0.6)
-    return [SessionData(s.day, s.trades, s.book) for s in sims]
+def days() -> list[SessionData]:
+    return [SessionData(s.day, s.trades, s.book)
+            for s in simulate(6, date(2026, 1, 5), seed=21, trades_per_session=3000, planted_strength=0.8)]
 
 
-def signal_at(ts: int) -> int:
-    """A simple deterministic pattern: long every 13th minute, short every 7th."""
-    m = ts // MIN
-    return 1 if m % 13 == 0 else (-1 if m % 7 == 0 else 0)
+def tape_of(core, settings, evaluated, warm):
+    inp = decision_inputs(core.decisions)
+    loc = SessionLocator(WDO)
+    tape = sweep_tape(inp["ts_ns"], inp["session"], inp["close"], [(s.trades, s.book) for s in evaluated],
+                      costs=settings.costs, instrument=WDO, bar_ns=60 * 10**9,
+                      bounds=lambda d: (loc.bounds(d).open_ns, loc.bounds(d).close_ns),
+                      prior_last_data_ns=last_event_ns([(s.trades, s.book) for s in warm]))
+    return inp, tape
 
 
-@pytest.mark.parametrize("costs", [CostConfig(slippage_ticks=1), CostConfig(latency_ms=2500),
-                                   CostConfig(latency_ms=65_000)],
-                         ids=["default-latency-slippage", "long-latency", "fills-after-the-next-bar"])
-def test_sweep_equals_replay_on_the_same_scripted_signals(settings, sessions, costs):
-    live = settings.live.model_copy(update={
-        "risk": settings.live.risk.model_copy(update={"use_brackets": False, "stale_after_bars": 10_000,
-                                                      "max_holding_bars": 4}),
-    })
-    s = settings.model_copy(update={"live": live, "costs": costs})
-    core = build_core(s, scripted=signal_at, config=live)
-    replay(core, sessions, s)
+def assert_same(core, batch, k):
+    replayed = [asdict(t) for t in core.broker.trades]
+    swept = batch.trades_of(k)
+    assert [tuple(t[c] for c in KEYS) for t in replayed] == [tuple(t[c] for c in KEYS) for t in swept]
+    assert [t["pnl"] for t in replayed] == pytest.approx([t["pnl"] for t in swept], abs=1e-9)
+    assert [e[3] for e in core.equity] == batch.positions[:, k].tolist()
+    assert np.abs(np.array([e[4] for e in core.equity]) - batch.pnl[:, k]).max() < 1e-9
 
-    trades, book = pd.concat([x.trades for x in sessions]), pd.concat([x.book for x in sessions])
-    bars = build_bars(trades, book, spec="time:60s", symbol="WDO", large_trade_qty=10)
-    ts = np.asarray(bars.index.as_unit("ns").asi8)
-    fills = market_fills(ts, trades, book, costs, get_instrument("WDO"))
-    res = sweep_backtest(bars, np.array([signal_at(int(t)) for t in ts]), live, get_instrument("WDO"), fills)
 
-    from dataclasses import asdict
+def test_the_sweep_equals_the_replay_for_every_candidate_at_once(settings, days):
+    warm, evaluated = days[:2], days[2:]
+    model = Predictor.from_booster(train_booster(), contract())
+    live = settings.live
 
-    from live_engine.backtest.replay import ReplayStats
-    from live_engine.backtest.runner import summarize
+    def cand(risk=None, consensus=None):
+        return live.model_copy(update={"risk": live.risk.model_copy(update=risk or {}),
+                                       "consensus": live.consensus.model_copy(update=consensus or {})})
 
-    replay_trades = [asdict(t) for t in core.broker.trades]
-    assert len(replay_trades) == len(res.trades) > 10
-    for a, b in zip(replay_trades, res.trades, strict=True):
-        assert (a["entry_ts_ns"], a["exit_ts_ns"], a["side"]) == (b["entry_ts_ns"], b["exit_ts_ns"], b["side"])
-        assert a["entry_price"] == b["entry_price"] and a["exit_price"] == b["exit_price"]
-        assert a["pnl"] == pytest.approx(b["pnl"], abs=1e-9)
-    m_replay = summarize(core, ReplayStats(bars=len(bars)))
-    for key, value in res.metrics.items():
-        assert m_replay[key] == pytest.approx(value, rel=1e-12, abs=1e-9, nan_ok=True), key
-    assert [e[3] for e in core.equity] == res.positions.tolist()
-    # the cost model at work in both: every fill strictly after its decision plus the latency
-    decided = {o.client_id: o.ts_ns for o in core.broker.orders}
-    assert all(f.ts_ns > decided[f.client_id] + costs.latency_ms * 10**6 for f in core.broker.fills)
-    if costs.latency_ms > 60_000:  # orders still pending at the next close: the core waits, the sweep too
+    candidates = [
+        live,  # the default configuration: brackets on, stale-data rule on
+        cand({"stop_loss_pct": 0.0004, "take_profit_pct": 0.0006, "max_holding_bars": 8}),  # stops and targets
+        cand({"daily_loss_limit": 40.0, "cooldown_after_losses": 1, "cooldown_minutes": 7}),  # reduce-only, cooldown
+        cand({"max_drawdown_pct": 0.004, "stop_loss_pct": 0.0003}),  # halted: cancel everything and flatten
+        cand({"max_holding_bars": 0, "stale_after_bars": 1, "take_profit_pct": 0.0}, {"min_confidence": 0.5}),
+        cand({"use_brackets": False, "max_daily_trades": 3}),
+    ]
+    cores = []
+    for c in candidates:
+        core = build_core(settings, model=model, config=c)
+        replay(core, evaluated, settings, warmup=warm)
+        cores.append(core)
+    inp, tape = tape_of(cores[0], settings, evaluated, warm)
+    dirs = directions(inp["probs"], inp["agents_signal"], inp["agents_confidence"], inp["decided"],
+                      [c.consensus for c in candidates])
+    batch = sweep(tape, dirs, [c.risk for c in candidates])
+    for k, core in enumerate(cores):
+        assert dirs[:, k].tolist() == [d["direction"] for d in core.decisions]  # the consensus, vectorised
+        assert_same(core, batch, k)
+    tags = {t.exit_tag for c in cores for t in c.broker.trades}
+    assert {"stop", "target", "halt", "time_exit", "signal_exit"} <= tags
+    assert {"REDUCING", "HALTED"} <= {d["state"] for c in cores for d in c.decisions}
+    assert {"STALE_DATA", "COOLDOWN", "REDUCE_ONLY", "MAX_DAILY_TRADES"} <= {k for c in cores for k in c.risk.denials}
+    assert len(cores[0].broker.trades) > 20
+    # the screening numbers are compute_metrics' on every candidate
+    screen = batch.screen(n_trials=1)
+    for k, core in enumerate(cores):
+        m = summarize(core, ReplayStats())
+        for key in ("pnl", "n_trades", "win_rate", "sessions", "trades_per_day", "sharpe_per_day", "max_drawdown",
+                    "max_drawdown_pct", "exposure", "deflated_sharpe"):
+            assert screen.loc[k, key] == pytest.approx(m[key], rel=1e-9, abs=1e-9, nan_ok=True), (k, key)
+        assert batch.metrics(k)["pnl_per_trade"] == pytest.approx(m["pnl_per_trade"], abs=1e-9, nan_ok=True)
+
+
+@pytest.mark.parametrize("costs,book", [(CostConfig(latency_ms=65_000), True), (CostConfig(slippage_ticks=1), False)],
+                         ids=["fills-after-the-next-bar", "trades-only-tape"])
+def test_the_sweep_follows_the_cost_model_of_the_replay(settings, days, costs, book):
+    """Scripted directions, so that the tape is the only input: a latency longer than a bar (orders wait
+    for their fill, across a session's end too) and a trades-only history (fills from the prints)."""
+    evaluated = [SessionData(s.day, s.trades, s.book if book else None) for s in days[2:4]]
+    risk = settings.live.risk.model_copy(update={"no_entry_last_minutes": 1, "flat_before_close_minutes": 20,
+                                                 "max_holding_bars": 0, "max_daily_trades": 1000})
+    s = settings.model_copy(update={"costs": costs, "live": settings.live.model_copy(update={"risk": risk})})
+    minute = 60 * 10**9
+
+    def signal_at(ts: int) -> int:
+        m = ts // minute
+        return 1 if m % 13 == 0 else (-1 if m % 7 == 0 else 0)
+
+    core = build_core(s, scripted=signal_at, config=s.live)
+    replay(core, evaluated, s)
+    _inputs, tape = tape_of(core, s, evaluated, [])
+    batch = sweep(tape, np.array([d["direction"] for d in core.decisions]), [s.live.risk])
+    assert_same(core, batch, 0)
+    assert len(core.broker.trades) > 10 and "flatten" in {t.exit_tag for t in core.broker.trades}
+    if costs.latency_ms > 60_000:
         assert any(d["action"] == "wait_fill" for d in core.decisions)
-
-
-def test_market_fills_price_a_trades_only_tape_from_the_print_and_its_side():
-    trades = pd.DataFrame({"ts": pd.to_datetime([10, 200_000_000, 300_000_000], unit="ns", utc=True),
-                           "price": [5000.0, 5001.0, 5002.0], "trade_type": [2, 3, 2]})
-    f = market_fills(np.array([0, 150_000_000]), trades, None, CostConfig(latency_ms=100), get_instrument("WDO"))
-    # decided at 0: arrives at 100 ms; the first print after is 5001.0, an aggressive sell at the bid
-    assert f.ts_ns.tolist() == [200_000_000, 300_000_000]
-    assert f.buy.tolist() == [5001.5, 5002.0] and f.sell.tolist() == [5001.0, 5001.5]
-
-
-def test_sweep_grid_runs_many_signal_series(sessions):
-    bars = build_bars(sessions[0].trades, sessions[0].book, spec="time:60s", symbol="WDO", large_trade_qty=10)
-    rng = np.random.default_rng(0)
-    score = rng.normal(size=len(bars))
-    fills = market_fills(np.asarray(bars.index.as_unit("ns").asi8), sessions[0].trades, sessions[0].book,
-                         CostConfig(), get_instrument("WDO"))
-    grid = sweep_grid(bars, {f"th={t}": threshold_signal(score, t) for t in (0.5, 1.0, 2.0)}, LiveConfig(),
-                      get_instrument("WDO"), fills)
-    assert list(grid.index) == ["th=0.5", "th=1.0", "th=2.0"]
-    assert grid.loc["th=0.5", "n_trades"] >= grid.loc["th=2.0", "n_trades"]
-    assert (grid["n_trades"] <= 10 * grid["sessions"]).all()

@@ -47,6 +47,7 @@ NS = {
 }
 _ERROR_ID = "arxiv.org/api/errors"
 _ABS_ID = re.compile(r"^https?://(?:export\.)?arxiv\.org/abs/(?P<id>.+?)(?:v(?P<version>\d+))?$")
+_BARE_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d+))?$")
 _UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.ECONNREFUSED}
 
 T = TypeVar("T")
@@ -131,7 +132,7 @@ def parse_id(url: str) -> tuple[str, int]:
     """
     m = _ABS_ID.match(url.strip())
     if m is None:
-        bare = re.match(r"^(?P<id>[\w.\-]+(?:/\d{7})?)(?:v(?P<version>\d+))?$", url.strip())
+        bare = _BARE_ID.match(url.strip())
         if bare is None:
             raise ArxivFeedError(f"not an arXiv abstract id: {url!r}")
         m = bare

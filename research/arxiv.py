@@ -248,13 +248,14 @@ class ArxivClient:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        checks = {
-            "page_size": 1 <= page_size <= MAX_PAGE_SIZE, "delay_s": delay_s >= 0, "retries": retries >= 0,
-            "backoff_s": backoff_s >= 0, "timeout_s": timeout_s > 0, "base_url": base_url.startswith("http"),
+        checks: dict[str, tuple[object, bool]] = {
+            "page_size": (page_size, 1 <= page_size <= MAX_PAGE_SIZE), "delay_s": (delay_s, delay_s >= 0),
+            "retries": (retries, retries >= 0), "backoff_s": (backoff_s, backoff_s >= 0),
+            "timeout_s": (timeout_s, timeout_s > 0), "base_url": (base_url, base_url.startswith(("http://", "https://"))),
         }
-        for name, ok in checks.items():
+        for name, (value, ok) in checks.items():
             if not ok:
-                raise ConfigError(f"research.arxiv.{name} is invalid: {locals()[name]!r} "
+                raise ConfigError(f"research.arxiv.{name} is invalid: {value!r} "
                                   f"(page_size 1..{MAX_PAGE_SIZE}, delays >= 0, timeout > 0, an http(s) URL)")
         self.base_url = base_url
         self.page_size = page_size
@@ -381,6 +382,8 @@ class ArxivClient:
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             unreachable = _unreachable_reason(e)
             if unreachable is not None:
+                proxy = (self.proxies or {}).get(urllib.parse.urlsplit(url).scheme)
+                unreachable += f" via proxy {proxy}" if proxy else ""
                 raise ArxivUnreachable(
                     f"arXiv is unreachable at {self.base_url} ({unreachable}): check the network or proxy "
                     f"(research.arxiv.proxies), or run offline") from None

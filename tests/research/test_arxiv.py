@@ -347,6 +347,14 @@ def test_no_network_is_arxiv_unreachable_in_under_two_seconds(base_url: str, rea
     assert str(info.value).endswith("check the network or proxy (research.arxiv.proxies), or run offline")
 
 
+def test_the_configured_proxy_is_used_and_named_when_it_is_down() -> None:
+    proxy = f"http://127.0.0.1:{_closed_port()}"
+    client = ArxivClient(base_url="http://nonexistent.invalid/api/query", proxies={"http": proxy}, timeout_s=1.0)
+
+    with pytest.raises(ArxivUnreachable, match=rf"\(connection refused via proxy {proxy}\)"):
+        client.search("q")  # not a DNS failure: the request went to the proxy
+
+
 def test_a_server_that_never_answers_times_out_instead_of_hanging() -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ import http.client
 import re
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -56,9 +57,10 @@ T = TypeVar("T")
 class ArxivError(InputError):
     """arXiv refused the request (HTTP 4xx other than 429, or an error entry): fix the query or id."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail or message
 
 
 class ArxivUnreachable(TransientError):
@@ -189,8 +191,9 @@ def parse_feed(xml_bytes: bytes, *, status: int | None = None) -> FeedPage:
     for entry in entries:
         entry_id = _text(entry.find("atom:id", NS)) or ""
         if _ERROR_ID in entry_id:
-            message = _text(entry.find("atom:summary", NS)) or entry_id
-            raise ArxivError(f"arXiv refused the query (HTTP {status or 400}): {message}", status=status or 400)
+            detail = _text(entry.find("atom:summary", NS)) or entry_id
+            http = f" (HTTP {status})" if status else ""
+            raise ArxivError(f"arXiv refused the query{http}: {detail}", status=status, detail=detail)
     papers = tuple(_paper(e) for e in entries)
     start = _int(root, "opensearch:startIndex", 0)
     return FeedPage(
@@ -272,6 +275,7 @@ class ArxivClient:
         self._sleep = sleep
         self._monotonic = monotonic
         self._last_end: float | None = None
+        self._lock = threading.Lock()  # threads sharing a client share its rate limit
 
     @classmethod
     def from_config(cls, cfg: Any, **kwargs: Any) -> ArxivClient:
@@ -346,6 +350,10 @@ class ArxivClient:
 
     def _fetch(self, url: str, check: Callable[[bytes, bool], T]) -> T:
         """GET ``url`` and ``check`` the body, retrying temporary failures with a doubling backoff."""
+        with self._lock:
+            return self._fetch_locked(url, check)
+
+    def _fetch_locked(self, url: str, check: Callable[[bytes, bool], T]) -> T:
         attempts = self.retries + 1
         reason = ""
         for attempt in range(attempts):
@@ -396,7 +404,7 @@ def _error_message(body: bytes, status: int) -> str:
     try:
         parse_feed(body, status=status)
     except ArxivError as e:
-        return str(e).split(": ", 1)[-1]
+        return e.detail
     except ArxivFeedError:
         pass
     text = " ".join(body.decode("utf-8", "replace").split())

@@ -15,11 +15,13 @@ The same text gives the same ideas in the same order. ``docs/research-arxiv.md``
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -59,7 +61,7 @@ class Rules:
     """The rules of one file and how hits are weighed by where they are."""
 
     rules: tuple[Rule, ...]
-    place_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLACE_WEIGHTS))
+    place_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_PLACE_WEIGHTS)))
     max_hits: int = DEFAULT_MAX_HITS
     source: str = "<rules>"
 
@@ -158,7 +160,12 @@ def load_rules(path: Path | str | None = None) -> Rules:
         if rule.name in seen:
             raise InputError(f"{file}: rule {rule.name!r} is defined twice")
         seen.add(rule.name)
-    return Rules(rules, weights, max_hits, str(file))
+    return Rules(rules, MappingProxyType(weights), max_hits, str(file))
+
+
+@functools.cache
+def _packaged_rules() -> Rules:
+    return load_rules(DEFAULT_RULES)
 
 
 # ---------------------------------------------------------------------------------------------- scoring
@@ -203,7 +210,7 @@ def extract_ideas(paper: Paper, sections: Sequence[Section] = (), rules: Rules |
     One idea per matching rule with ``score >= min_score``; rules sharing a target give separate ideas
     (``Idea.rule`` tells them apart). Ties are ordered by kind, target and rule name.
     """
-    rules = rules if rules is not None else load_rules()
+    rules = rules if rules is not None else _packaged_rules()
     places = _places(paper, sections)
     ideas = []
     for rule in rules.rules:

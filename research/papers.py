@@ -11,7 +11,6 @@ the ``front`` section (title, authors and often the abstract). ``docs/research-a
 from __future__ import annotations
 
 import io
-import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,8 +40,9 @@ _NUMBERED = re.compile(r"^(?P<num>[1-9]\d?(?:\.\d{1,2}){0,2})\.?\s+(?P<title>[A-
 _ROMAN = re.compile(r"^(?P<num>(?:X{0,2})(?:IX|IV|V?I{0,3}))\.\s+(?P<title>[A-Z][^\n]*?)$")
 _ALL_CAPS = re.compile(r"^[A-Z][A-Z&\-/ ]{2,60}[A-Z]$")
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
-
-logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns about every odd object; our errors say enough
+# First words of footnotes and affiliations that follow a number ("1 We thank ...", "2 Email: ...").
+_SENTENCE_STARTS = frozenset({"we", "our", "i", "it", "this", "these", "note", "see", "email", "e-mail",
+                              "corresponding", "available", "supported", "thanks"})
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,9 @@ def _looks_like_title(title: str) -> bool:
     words = title.split()
     if not words or len(words) > _MAX_HEADING_WORDS:
         return False
-    if title.rstrip()[-1] in ".,;=" or any(ch.isdigit() for ch in title[:1]):
+    if title.rstrip()[-1] in ".,;=" or "@" in title or "http" in title.lower():
+        return False
+    if words[0].lower().rstrip(":") in _SENTENCE_STARTS:
         return False
     # Body lines that start with a number ("2 Figures show ...") are mostly lower-case words: a title has
     # few of them beyond short function words.

@@ -144,8 +144,16 @@ def test_ids_lose_their_version_into_an_int(url: str, parsed: tuple[str, int]) -
 def test_the_error_entry_is_an_arxiv_error_with_its_message() -> None:
     with pytest.raises(ArxivError, match=r"incorrect id format for 1234\.12345") as info:
         parse_feed(_data("error.xml"), status=400)
-    assert info.value.status == 400
+    assert info.value.status == 400 and info.value.detail == "incorrect id format for 1234.12345"
     assert isinstance(info.value, InputError)
+
+
+def test_an_error_entry_in_a_200_answer_is_an_arxiv_error_too_and_is_not_retried() -> None:
+    client, opener, _ = _client(_data("error.xml"))
+
+    with pytest.raises(ArxivError, match=r"^arXiv refused the query: incorrect id format") as info:
+        client.search("id:1234.12345")
+    assert info.value.status is None and len(opener.urls) == 1
 
 
 @pytest.mark.parametrize("body", [PAGES[0][:900], b"<html>Service Unavailable</html>", b""])

@@ -53,6 +53,8 @@ def test_bytes_and_a_page_limit_read_only_the_first_pages() -> None:
     ("2 Figures show that the imbalance predicts returns over short horizons.", None),
     ("10 000 trades were removed as duplicates and the rest were kept", None),
     ("We use the data of 2023.", None),
+    ("1 We thank the referee", None),
+    ("2 Email: jane@example.org", None),
     ("", None),
 ])
 def test_heading_lines_are_told_from_body_lines(line: str, heading: str | None) -> None:

@@ -105,7 +105,8 @@ def heading_of(line: str) -> str | None:
         m = pattern.match(s)
         if m and m.group("num") and _looks_like_title(m.group("title")):
             return s
-    if _ALL_CAPS.match(s) and len(s.split()) <= 6:
+    # One capitalised word is a heading only when it is a section name (above): "BEGIN" in a listing is not.
+    if _ALL_CAPS.match(s) and 2 <= len(s.split()) <= 6:
         return s
     return None
 

@@ -382,19 +382,23 @@ class ArxivClient:
             with self._opener.open(request, timeout=self.timeout_s) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as e:
-            body = e.read() if e.fp is not None else b""
             if e.code == 429 or e.code >= 500:
                 raise _Retry(f"HTTP {e.code} {e.reason}", _retry_after(e.headers)) from e
-            raise ArxivError(f"arXiv refused {url} (HTTP {e.code}): {_error_message(body, e.code)}",
-                             status=e.code) from e
+            try:
+                body = e.read() if e.fp is not None else b""
+            except (OSError, http.client.HTTPException):
+                body = b""
+            detail = _error_message(body, e.code)
+            raise ArxivError(f"arXiv refused {url} (HTTP {e.code}): {detail}", status=e.code, detail=detail) from e
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             unreachable = _unreachable_reason(e)
             if unreachable is not None:
-                proxy = (self.proxies or {}).get(urllib.parse.urlsplit(url).scheme)
+                parts = urllib.parse.urlsplit(url)
+                proxy = (self.proxies or {}).get(parts.scheme)
                 unreachable += f" via proxy {proxy}" if proxy else ""
                 raise ArxivUnreachable(
-                    f"arXiv is unreachable at {self.base_url} ({unreachable}): check the network or proxy "
-                    f"(research.arxiv.proxies), or run offline") from None
+                    f"arXiv is unreachable at {parts.scheme}://{parts.netloc}{parts.path} ({unreachable}): check the "
+                    f"network or proxy (research.arxiv.proxies), or run offline") from None
             why = e.reason if isinstance(e, urllib.error.URLError) else e
             raise _Retry(f"{type(why).__name__}: {why}" if str(why) else type(why).__name__) from e
 

@@ -274,7 +274,7 @@ def test_a_4xx_is_an_arxiv_error_with_arxivs_message_and_is_not_retried() -> Non
 
     with pytest.raises(ArxivError, match=r"HTTP 400\): incorrect id format for 1234.12345") as info:
         client.search("id:1234.12345")
-    assert info.value.status == 400
+    assert info.value.status == 400 and info.value.detail == "incorrect id format for 1234.12345"
     assert len(opener.urls) == 1 and clock.sleeps == []
 
 
@@ -406,7 +406,7 @@ class _ArxivHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def local_arxiv() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ArxivHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -273,7 +273,7 @@ def run_backtest(
     if abstaining:
         log.info("agents without a view on this model's inputs abstain on every bar",
                  data={"agents": list(abstaining), "model_input_groups": getattr(model, "input_groups", None)})
-    plan, warm = _warmup(settings, data, warmup)
+    plan, warm = resolve_warmup(settings, data, warmup)
     stats = replay(core, data, settings, warmup=warm, coordinator_sessions=plan.coordinator_sessions,
                    progress=progress)
     n_trials, trials_source = tuning_trials(bundle)
@@ -310,7 +310,7 @@ def run_backtest(
                           rc.differs_from_bundle, bundle, trials_source, plan)
 
 
-def _warmup(settings: Settings, data: Sequence[SessionData],
+def resolve_warmup(settings: Settings, data: Sequence[SessionData],
             given: Sequence[SessionData] | None) -> tuple[WarmupPlan, list[SessionData]]:
     """The warm-up sessions (given, or the lake's before the first evaluated one); a shortfall is one warning."""
     cfg = settings.live.backtest

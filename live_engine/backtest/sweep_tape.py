@@ -216,7 +216,7 @@ def _limit_mask(side: int, limit: float, prices: np.ndarray, costs: CostConfig) 
     return prices > limit if side < 0 else prices < limit
 
 
-def sweep_tape(bar_ts: np.ndarray, bar_sessions: Sequence[str], bar_close: np.ndarray,
+def sweep_tape(bar_ts: np.ndarray, bar_sessions: Sequence[str] | np.ndarray, bar_close: np.ndarray,
                sessions: Sequence[tuple[object, object]], *, costs: CostConfig, instrument: Instrument,
                bounds: Callable[[date], tuple[int, int]], bar_ns: int, prior_last_data_ns: int = 0) -> SweepTape:
     """The :class:`SweepTape` of bars (their close times, session labels and closes, e.g. a replay's

@@ -33,7 +33,7 @@ def main() -> None:
             results.append(r)
             mark = "" if r.passed is None else (" ✓" if r.passed else " ✗")
             console.print(f"{r.group} / {r.name}: {r.value:,.4g} {r.unit} {r.target}{mark}")
-    write_markdown(results, args.out)
+    write_markdown(results, args.out, keep_others=bool(args.only))
     console.print(f"wrote {args.out}")
 
 

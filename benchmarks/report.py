@@ -45,8 +45,18 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def write_markdown(results: list[BenchResult], path: Path) -> None:
-    """Write every result to ``path`` as one table per group, with the machine and date."""
+def _kept_groups(path: Path, replaced: set[str]) -> list[str]:
+    """The sections of an existing ``path`` whose group is not in ``replaced`` (``--only`` keeps the rest)."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    parts = text.split("\n## ")[1:]
+    return ["## " + p.rstrip("\n") + "\n" for p in parts if p.split("\n", 1)[0].strip() not in replaced]
+
+
+def write_markdown(results: list[BenchResult], path: Path, *, keep_others: bool = False) -> None:
+    """Write every result to ``path`` as one table per group, with the machine and date; ``keep_others``
+    keeps the sections of groups these results do not measure (``--only``), and says which run's date they have."""
     lines = [
         "# Benchmarks",
         "",
@@ -65,5 +75,12 @@ def write_markdown(results: list[BenchResult], path: Path) -> None:
             met = "" if r.passed is None else ("yes" if r.passed else "**no**")
             lines.append(f"| {r.name} | {_fmt(r.value)} | {r.unit} | {r.target} | {met} | {r.notes} |")
         lines.append("")
+    if keep_others:
+        kept = _kept_groups(path, set(groups))
+        old = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("- Date:")), "")
+        if kept and old:
+            at = next(i for i, ln in enumerate(lines) if ln.startswith("- Machine:")) + 1
+            lines.insert(at, f"- The sections after this run's were kept from the run of {old[8:]}")
+        lines += kept
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")

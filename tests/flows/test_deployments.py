@@ -22,7 +22,7 @@ def test_the_project_declares_the_scheduled_pipeline() -> None:
     names = {d["name"] for d in DEPLOYMENTS}
     assert names == {"ingest-daily", "features-daily", "train-weekly", "promote-weekly", "promote", "drift-hourly",
                      "retrain-monthly", "report-daily", "report-weekly", "backup-daily", "clean-weekly",
-                     "check-premarket"}
+                     "check-premarket", "research-weekly"}
     assert all(d["work_pool"]["name"] == "quantumtrader" for d in DEPLOYMENTS)
 
 

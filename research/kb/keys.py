@@ -17,8 +17,10 @@ A *key* names one record (docs/research.md, "Naming a record"):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -32,6 +34,8 @@ _ARXIV_PREFIX = re.compile(r"^(?:https?://(?:export\.)?arxiv\.org/(?:abs|pdf)/|a
 PAPER = "paper"
 IDEA = "idea"
 EXPERIMENT = "experiment"
+PAPER_FIELDS = ("arxiv_id", "version", "title", "authors", "abstract", "published", "updated", "categories",
+                "primary_category", "pdf_url", "doi", "comment", "sections", "fetched_at")
 KEY_HELP = ("give an arXiv id (2401.01234), paper:N, idea:N, experiment:N, exp:REF, mlflow_run:REF or study:REF")
 
 
@@ -136,3 +140,44 @@ def one_of(value: str, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise InputError(f"{field} {value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def paper_values(given: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The columns of a paper from its given fields (arxiv_id and title required; fetched_at default ``now``)."""
+    if not given.get("arxiv_id"):
+        raise InputError("upsert_paper: arxiv_id is required")
+    arxiv_id, id_version = split_arxiv_id(str(given["arxiv_id"]))
+    raw = given.get("version") or id_version or 1
+    try:
+        version = int(str(raw).removeprefix("v"))
+    except ValueError:
+        version = 0
+    if version < 1 or isinstance(raw, bool):
+        raise InputError(f"paper {arxiv_id}: version {raw!r} is no whole number from 1")
+    title = " ".join(str(given.get("title") or "").split())
+    if not title:
+        raise InputError(f"paper {arxiv_id}: title is required")
+    sections = given.get("sections")
+    if sections is not None and not isinstance(sections, Mapping):
+        raise InputError(f"paper {arxiv_id}: sections must be a mapping of section name to text")
+    return {
+        "arxiv_id": arxiv_id, "version": version, "title": title,
+        "authors": texts(given.get("authors"), "authors"), "abstract": str(given.get("abstract") or ""),
+        "published": utc(given.get("published"), "published"), "updated": utc(given.get("updated"), "updated"),
+        "categories": texts(given.get("categories"), "categories"),
+        "primary_category": given.get("primary_category") or None, "pdf_url": given.get("pdf_url") or None,
+        "doi": given.get("doi") or None, "comment": given.get("comment") or None,
+        "sections": dict(sections) if sections is not None else None,
+        "fetched_at": utc(given.get("fetched_at"), "fetched_at") or now,
+    }
+
+
+def fields_of(paper: Any) -> dict[str, Any]:
+    """The paper fields of a dataclass or a mapping (others are ignored); None gives none."""
+    if paper is None:
+        return {}
+    if dataclasses.is_dataclass(paper) and not isinstance(paper, type):
+        return {f.name: getattr(paper, f.name) for f in dataclasses.fields(paper) if f.name in PAPER_FIELDS}
+    if isinstance(paper, Mapping):
+        return {k: v for k, v in paper.items() if k in PAPER_FIELDS}
+    raise InputError(f"upsert_paper: {type(paper).__name__} is neither a dataclass nor a mapping")

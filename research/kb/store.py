@@ -17,7 +17,6 @@ Reads return plain dicts (JSON-ready but for aware UTC datetimes). Bad input rai
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,7 +29,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from quantumtrader.db import create_engine, exclusive_lock
 from quantumtrader.errors import InputError
 from research.kb import records
-from research.kb.keys import EXPERIMENT, IDEA, PAPER, Key, finite, one_of, parse_key, split_arxiv_id, texts, utc
+from research.kb.keys import (
+    EXPERIMENT,
+    IDEA,
+    PAPER,
+    PAPER_FIELDS,
+    Key,
+    fields_of,
+    finite,
+    one_of,
+    paper_values,
+    parse_key,
+    split_arxiv_id,
+)
 from research.kb.models import (
     EXPERIMENT_KINDS,
     IDEA_KINDS,
@@ -48,8 +59,6 @@ from research.kb.models import (
 if TYPE_CHECKING:
     from quantumtrader.config import Settings
 
-PAPER_FIELDS = ("arxiv_id", "version", "title", "authors", "abstract", "published", "updated", "categories",
-                "primary_category", "pdf_url", "doi", "comment", "sections", "fetched_at")
 SCHEMA_LOCK_TIMEOUT_S = 60.0
 
 
@@ -112,8 +121,8 @@ class KnowledgeBase:
         unknown = sorted(set(fields) - set(PAPER_FIELDS))
         if unknown:
             raise InputError(f"upsert_paper: unknown field(s) {', '.join(unknown)}; known: {', '.join(PAPER_FIELDS)}")
-        given = {**_fields_of(paper), **fields}
-        row = self._paper_values(given)
+        given = {**fields_of(paper), **fields}
+        row = paper_values(given, self._now())
         present = {k for k in given if given[k] is not None} | {"arxiv_id", "version", "fetched_at"}
 
         def write(s: Session) -> int:
@@ -133,33 +142,6 @@ class KnowledgeBase:
             return old.id
 
         return self._idempotent(write)
-
-    def _paper_values(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        if not given.get("arxiv_id"):
-            raise InputError("upsert_paper: arxiv_id is required")
-        arxiv_id, id_version = split_arxiv_id(str(given["arxiv_id"]))
-        version = given.get("version") or id_version or 1
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            try:
-                version = int(str(version).lstrip("v"))
-            except ValueError:
-                raise InputError(f"paper {arxiv_id}: version {given['version']!r} is no whole number") from None
-        title = " ".join(str(given.get("title") or "").split())
-        if not title:
-            raise InputError(f"paper {arxiv_id}: title is required")
-        sections = given.get("sections")
-        if sections is not None and not isinstance(sections, Mapping):
-            raise InputError(f"paper {arxiv_id}: sections must be a mapping of section name to text")
-        return {
-            "arxiv_id": arxiv_id, "version": version, "title": title,
-            "authors": texts(given.get("authors"), "authors"), "abstract": str(given.get("abstract") or ""),
-            "published": utc(given.get("published"), "published"), "updated": utc(given.get("updated"), "updated"),
-            "categories": texts(given.get("categories"), "categories"),
-            "primary_category": given.get("primary_category") or None, "pdf_url": given.get("pdf_url") or None,
-            "doi": given.get("doi") or None, "comment": given.get("comment") or None,
-            "sections": dict(sections) if sections is not None else None,
-            "fetched_at": utc(given.get("fetched_at"), "fetched_at") or self._now(),
-        }
 
     def paper(self, key: str | int) -> dict[str, Any]:
         """One paper by arXiv id or row id, without its ideas."""
@@ -404,20 +386,11 @@ class KnowledgeBase:
                 return {"type": PAPER, **records.paper(p, full=True), "ideas": ideas}
             if k.table == IDEA:
                 i = self._idea_row(s, int(k.value))
-                return {"type": IDEA, **records.idea(i, s.get(Paper, i.paper_id)), "experiments": self._experiments_of(s, i.id)}
+                return {"type": IDEA, **records.idea(i, s.get(Paper, i.paper_id)),
+                        "experiments": self._experiments_of(s, i.id)}
             e = self._experiment_row(s, key)
             return {"type": EXPERIMENT, **records.experiment(e, self._results(s, e.id)),
                     "ideas": self._ideas_of(s, e.id)}
-
-
-def _fields_of(paper: Any) -> dict[str, Any]:
-    if paper is None:
-        return {}
-    if dataclasses.is_dataclass(paper) and not isinstance(paper, type):
-        return {f.name: getattr(paper, f.name) for f in dataclasses.fields(paper) if f.name in PAPER_FIELDS}
-    if isinstance(paper, Mapping):
-        return {k: v for k, v in paper.items() if k in PAPER_FIELDS}
-    raise InputError(f"upsert_paper: {type(paper).__name__} is neither a dataclass nor a mapping")
 
 
 def _limit(limit: int) -> int:

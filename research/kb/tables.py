@@ -50,12 +50,12 @@ def ideas_table(ideas: list[dict[str, Any]], title: str = "ideas") -> Table:
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("idea", "score", "status", "kind", "target", "title", "paper", "rule"):
-        table.add_column(col, overflow="fold", no_wrap=col not in ("title", "rule"),
+    for col in ("idea", "score", "status", "kind", "target", "title", "paper"):  # the rule: `qtml kb show idea:N`
+        table.add_column(col, overflow="fold", ratio=3 if col == "title" else None,
                          justify="right" if col in ("idea", "score") else "left")
     for i in ideas:
         table.add_row(i["key"], f"{i['score']:.2f}", status_text(i["status"]), i["kind"], i["target"], i["title"],
-                      i["arxiv_id"] or f"paper:{i['paper_id']}", i["rule"])
+                      i["arxiv_id"] or f"paper:{i['paper_id']}")
     return table
 
 

@@ -123,8 +123,6 @@ def link_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Record that an experiment tried an idea (a new idea becomes tried)."""
-    from rich.console import Console
-
     from quantumtrader.progress import print_json
     from research.kb.keys import parse_idea_id
     from research.kb.models import EXPERIMENT_KINDS
@@ -143,8 +141,7 @@ def link_cmd(
         print_json({"linked": linked, "idea": i, "experiment": e})
         return
     what = "linked" if linked else "already linked"
-    Console().print(f"{i['key']} ({i['title']}) ← {e['key']} ({e['kind']} {e['ref']}): {what}; "
-                    f"idea status {i['status']}", highlight=False)
+    typer.echo(f"{i['key']} ({i['title']}) ← {e['key']} ({e['kind']} {e['ref']}): {what}; idea status {i['status']}")
 
 
 @app.command("status")

@@ -181,3 +181,35 @@ def test_bad_kinds_statuses_and_unknown_records_are_one_line_input_errors(tmp_pa
         with pytest.raises(InputError, match="both an MLflow run and a study: say mlflow_run:s1 or study:s1"):
             kb.show("exp:s1")
         assert kb.experiment_id("study:s1") == eid and kb.experiment_id(str(eid)) == eid
+
+
+def test_concurrent_writers_of_the_same_records_store_each_once(kb: KnowledgeBase, db_url: str) -> None:
+    import threading
+
+    writers = [KnowledgeBase.open(db_url) for _ in range(6)]
+    start = threading.Barrier(len(writers))
+    ids: list[tuple[int, int, int]] = []
+    errors: list[BaseException] = []
+
+    def write(w: KnowledgeBase) -> None:
+        try:
+            start.wait(10)
+            pid = w.upsert_paper(OFI)
+            iid = w.add_idea(pid, "feature", "order_flow", "ofi", score=0.5)
+            eid = w.add_experiment("study", "study-1")
+            w.link(iid, eid)
+            ids.append((pid, iid, eid))
+        except BaseException as err:  # reported below, with the others
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for w in writers:
+        w.close()
+    assert not errors and len(set(ids)) == 1
+    (pid, iid, eid) = ids[0]
+    assert [p["id"] for p in kb.search("order", limit=5)["papers"]] == [pid]
+    assert [i["id"] for i in kb.ideas()] == [iid] and [e["id"] for e in kb.experiments_of(iid)] == [eid]

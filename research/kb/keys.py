@@ -4,15 +4,12 @@ Pure functions: no database here.
 
 A *key* names one record (docs/research.md, "Naming a record"):
 
-=====================  ==================================================
-``2401.01234``         a paper by arXiv id (``arXiv:``, ``v2``, an abs/pdf URL accepted)
-``paper:N``            a paper by its row id (``paper:2401.01234`` also works)
-``idea:N`` (or ``N``)  an idea by its row id (a bare number is an idea only where an idea is expected)
-``experiment:N``       an experiment by its row id
-``exp:REF``            an experiment by its ref (an MLflow run id or a study id), whatever its kind
-``mlflow_run:REF``     the MLflow run REF
-``study:REF``          the study REF
-=====================  ==================================================
+- ``2401.01234``: a paper by arXiv id (``arXiv:``, ``v2``, an abs/pdf URL accepted);
+- ``paper:N``: a paper by its row id (``paper:2401.01234`` also works);
+- ``idea:N``: an idea by its row id (a bare ``N`` only where nothing but an idea fits);
+- ``experiment:N``: an experiment by its row id;
+- ``exp:REF``: an experiment by its ref (an MLflow run id or a study id), whatever its kind;
+- ``mlflow_run:REF``, ``study:REF``: the MLflow run or the study REF.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from quantumtrader.config import Settings, get_settings
 from quantumtrader.errors import ConfigError, InputError, QTError, TransientError
 from quantumtrader.ui import app as ui_app
 from reports.cli import analyze_app, report_app
+from research.cli import app as kb_app
 from training.cli import train
 from training.promotion.cli import app as model_app
 
@@ -135,6 +136,7 @@ app.command("restore")(restore_cmd)
 app.command("clean")(clean_cmd)
 app.command("check")(check_cmd)
 app.add_typer(drift_app, name="drift")
+app.add_typer(kb_app, name="kb")
 
 
 def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, str]:
@@ -146,6 +148,8 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
         out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
     if head in ("model", "demo") and stores.promotions_db_url:
         out["stores.promotions_db_url"] = stores.promotions_db_url
+    if head == "kb" and stores.kb_db_url:
+        out["stores.kb_db_url"] = stores.kb_db_url
     if words[:2] == ("ui", "prefect") and stores.prefect_api_database_url:
         out["stores.prefect_api_database_url"] = stores.prefect_api_database_url
     if any(words[: len(cmd)] == cmd for cmd in _FLOW_COMMANDS):

@@ -43,6 +43,7 @@ from quantumtrader.errors import ConfigError
 from quantumtrader.frozen import FrozenModel
 from quantumtrader.logging import redact
 from reports.config import ReportsConfig
+from research.config import ResearchConfig
 from training.config import TrainingConfig
 from training.promotion.config import PromotionConfig
 
@@ -66,6 +67,7 @@ class StoresConfig(FrozenModel):
     feast_dir: Path | None = None
     journal_db_url: str | None = None
     promotions_db_url: str | None = None  # the append-only promotions table (SQLAlchemy URL)
+    kb_db_url: str | None = None  # the research knowledge base (SQLAlchemy URL; research/kb/)
     prefect_home: Path | None = None
     prefect_api_database_url: str | None = None
     prefect_api_url: str | None = None  # set to use a Prefect server instead of the local ephemeral API
@@ -114,6 +116,8 @@ class Settings(BaseSettings):
     ops: OpsConfig = OpsConfig()  # ops/ (docs/housekeeping.md)
     # the hourly drift check and the retrain it triggers (monitoring/config.py, docs/drift.md)
     drift: DriftConfig = DriftConfig()
+    # the research knowledge base and the arXiv queries that feed it (research/config.py, docs/research.md)
+    research: ResearchConfig = ResearchConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -162,6 +166,7 @@ class Settings(BaseSettings):
                 # one file per trading mode: paper and live state never share a database (live_engine/journal)
                 "journal_db_url": s.journal_db_url or f"sqlite:///{var / 'journal' / (self.live.journal.mode + '.db')}",
                 "promotions_db_url": s.promotions_db_url or f"sqlite:///{var / 'promotions.db'}",
+                "kb_db_url": s.kb_db_url or f"sqlite:///{var / 'research' / 'kb.db'}",
                 "prefect_home": under(s.prefect_home, var / "prefect"),
                 "prefect_api_database_url": s.prefect_api_database_url
                 or f"sqlite+aiosqlite:///{var / 'prefect' / 'prefect.db'}",
@@ -254,6 +259,7 @@ def _value_problems(s: Settings, overrides: dict[str, Any]) -> list[str]:
         (("stores", "mlflow_tracking_uri"), st.mlflow_tracking_uri, check.mlflow_uri_problem(s.mlflow_tracking_uri)),
         (("stores", "journal_db_url"), st.journal_db_url, check.db_url_problem(st.journal_db_url or "")),
         (("stores", "promotions_db_url"), st.promotions_db_url, check.db_url_problem(st.promotions_db_url or "")),
+        (("stores", "kb_db_url"), st.kb_db_url, check.db_url_problem(st.kb_db_url or "")),
         (("stores", "prefect_api_database_url"), st.prefect_api_database_url,
          check.db_url_problem(st.prefect_api_database_url or "")),
         (("stores", "prefect_api_url"), st.prefect_api_url,

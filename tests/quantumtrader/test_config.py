@@ -73,7 +73,7 @@ def _refusal(tmp_path: Path, **overrides: object) -> str:
 def test_a_misspelled_section_lists_the_valid_sections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QT_MARKT__SYMBOL", "WIN")
     assert _refusal(tmp_path) == ("QT_MARKT__SYMBOL: unknown section 'markt'; valid sections: stores, logging, "
-                                  "market, costs, features, training, live, promotion, reports, ops, drift "
+                                  "market, costs, features, training, live, promotion, reports, ops, drift, research "
                                   "(did you mean market?)")
 
 
@@ -158,7 +158,7 @@ def test_unknown_yaml_keys_are_refused_with_file_and_line(tmp_path: Path, monkey
     assert _refusal(tmp_path).splitlines() == [
         f"{path}:4: unknown key 'specc' in market.bars; valid keys: spec, large_trade_qty (did you mean spec?)",
         f"{path}:5: unknown section 'markt'; valid sections: stores, logging, market, costs, features, training, live, "
-        "promotion, reports, ops, drift (did you mean market?)",
+        "promotion, reports, ops, drift, research (did you mean market?)",
     ]
 
 

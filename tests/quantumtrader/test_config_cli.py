@@ -49,7 +49,7 @@ def _blocked_var_dir(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(("make_env", "expected"), [
     (lambda _: {"QT_MARKT__SYMBOL": "WIN"}, "QT_MARKT__SYMBOL: unknown section 'markt'; valid sections: stores, "
                                             "logging, market, costs, features, training, live, promotion, "
-                                            "reports, ops, drift (did you mean market?)"),
+                                            "reports, ops, drift, research (did you mean market?)"),
     (lambda _: {"QT_FOO": "1"}, "QT_FOO: unknown setting 'foo'; valid names: QT_CONFIG, "),
     (lambda _: {"QT_MARKET__BARS__SPECC": "x"}, "QT_MARKET__BARS__SPECC: unknown key 'specc' in market.bars; "
                                                 "valid keys: spec, large_trade_qty (did you mean spec?)"),

@@ -14,10 +14,11 @@ from engine_env import REPO, free_port, make_env
 
 pytestmark = pytest.mark.slow
 
-FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "reports", "ops", "monitoring")
+FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "reports", "ops", "monitoring", "research")
 # the settings object composes every section's declaration: these pydantic models are all of training it loads
 SETTINGS_SECTIONS = {"training", "training.config", "training.promotion", "training.promotion.config",
-                     "reports", "reports.config", "monitoring", "monitoring.config"}
+                     "reports", "reports.config", "monitoring", "monitoring.config", "research",
+                     "research.config"}
 
 
 def _stop(env, p, timeout=60):

@@ -24,6 +24,7 @@ from quantumtrader.errors import ConfigError, InputError, QTError, TransientErro
 from quantumtrader.ui import app as ui_app
 from reports.cli import analyze_app, report_app
 from research.cli import app as kb_app
+from research.study.cli import study
 from training.cli import train
 from training.promotion.cli import app as model_app
 
@@ -137,6 +138,7 @@ app.command("clean")(clean_cmd)
 app.command("check")(check_cmd)
 app.add_typer(drift_app, name="drift")
 app.add_typer(kb_app, name="kb")
+app.command("study")(study)
 
 
 def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, str]:
@@ -144,11 +146,11 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
     stores = settings.stores
     head = words[0]
     out: dict[str, str] = {}
-    if head in ("train", "backtest", "demo", "model", "report", "analyze") or words[:2] == ("ui", "mlflow"):
+    if head in ("train", "backtest", "demo", "model", "report", "analyze", "study") or words[:2] == ("ui", "mlflow"):
         out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
     if head in ("model", "demo") and stores.promotions_db_url:
         out["stores.promotions_db_url"] = stores.promotions_db_url
-    if head == "kb" and stores.kb_db_url:
+    if head in ("kb", "study") and stores.kb_db_url:
         out["stores.kb_db_url"] = stores.kb_db_url
     if words[:2] == ("ui", "prefect") and stores.prefect_api_database_url:
         out["stores.prefect_api_database_url"] = stores.prefect_api_database_url

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field
 
 from quantumtrader.frozen import FrozenModel
+from research.study.config import StudyConfig
 
 
 class ArxivConfig(FrozenModel):
@@ -48,3 +49,4 @@ class ResearchConfig(FrozenModel):
     rules_path: Path | None = Field(None, description="The idea extractor's rules (YAML), relative to root; "
                                                       "null = the packaged research/rules.yaml.")
     arxiv: ArxivConfig = ArxivConfig()
+    study: StudyConfig = StudyConfig()  # qtml study (docs/studies.md)

@@ -59,7 +59,7 @@ def fetch_and_extract(settings: Settings, kb: Any, queries: Sequence[str], *, li
             log.warning("an arXiv query failed", data={"query": query, "error": str(err)})
             continue
         for paper in papers:
-            sections = ()
+            sections: tuple[Any, ...] = ()
             if pdf:
                 try:
                     sections = tuple(analyse_pdf(client.fetch_pdf(paper), name=paper.arxiv_id))
@@ -90,7 +90,8 @@ def record_experiments(settings: Settings, kb: Any, run: ResearchRun, *, max_run
             continue
         for r in client.search_runs([exp.experiment_id], max_results=max_runs, order_by=["start_time DESC"]):
             is_study = r.data.tags.get("kind") == "study"
-            kind, ref = ("study", r.data.tags.get("study_id", r.info.run_id)) if is_study else ("mlflow_run", r.info.run_id)
+            kind = "study" if is_study else "mlflow_run"
+            ref = r.data.tags.get("study_id", r.info.run_id) if is_study else r.info.run_id
             eid = kb.add_experiment(kind, ref, name=r.info.run_name or ref,
                                     params={"experiment": name, "mlflow_run_id": r.info.run_id})
             for metric in sorted(r.data.metrics)[:20]:

@@ -44,3 +44,46 @@ def test_a_min_confidence_study_on_noise_finds_nothing_significant(settings, noi
 
     run = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_run(res.mlflow_run_id)
     assert run.data.tags["kind"] == "study" and "deflated_sharpe" in run.data.metrics and "pbo" in run.data.metrics
+
+
+@pytest.mark.slow
+def test_qtml_study_on_the_lake_reports_logs_and_records_in_the_knowledge_base(settings, monkeypatch):
+    """The command as a user runs it: a registered model's bundle, the lake's last sessions, the verdict
+    printed, the study in MLflow and in the knowledge base (with the validation ideas it tried linked)."""
+    from tiny_model import register
+    from typer.testing import CliRunner
+
+    from market.lake import Lake
+    from quantumtrader.cli import app
+    from quantumtrader.config import get_settings
+    from research.kb.store import KnowledgeBase
+
+    lake = Lake(settings.lake_root)
+    for s in simulate(6, date(2026, 1, 5), seed=3, trades_per_session=2000, planted_strength=0.0):
+        lake.write_day("trades", "WDO", s.day, s.trades)
+        lake.write_day("book", "WDO", s.day, s.book)
+    uri = register(settings, train_booster(), contract())
+    with KnowledgeBase.for_settings(settings) as kb:  # an idea about the deflated Sharpe, from some paper
+        pid = kb.upsert_paper(arxiv_id="1234.56789", version=1, title="The deflated Sharpe ratio", authors=["A"],
+                              abstract="...", categories=["q-fin.ST"], primary_category="q-fin.ST", pdf_url="")
+        idea = kb.add_idea(pid, "validation", "deflated_sharpe", "deflated_sharpe", title="Deflated Sharpe", score=0.9)
+    monkeypatch.setenv("QT_ROOT", str(settings.root))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["study", "--model-uri", uri, "--sessions", "4", "-p",
+                                       "consensus.min_confidence=0.55,0.65", "-p", "risk.max_holding_bars=3,5",
+                                       "--top-k", "1", "--folds", "2", "--study-id", "cli"])
+        bad = CliRunner().invoke(app, ["study", "--model-uri", uri, "-p", "risk.no_such=1,2"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    # 2 x 2 grid + the bundle's own config (min_confidence 0.60, max_holding_bars 5): 5 trials
+    assert "no evidence" in out.output and "deflated Sharpe of the best for 5 trials" in out.output
+    assert (settings.reports_dir / "studies" / "cli" / "report.html").exists()
+    from quantumtrader.errors import InputError  # qtml's main() turns it into exit code 2 and this one line
+
+    assert isinstance(bad.exception, InputError) and "risk.no_such: not a live.* setting" in str(bad.exception)
+    with KnowledgeBase.for_settings(settings) as kb:
+        exp = kb.experiment("study:cli")
+        assert {r["metric"] for r in exp["results"]} >= {"deflated_sharpe", "pbo", "n_trials"}
+        assert [i["id"] for i in kb.ideas_of(int(exp["id"]))] == [idea]

@@ -18,7 +18,7 @@ FORBIDDEN = ("prefect", "feast", "great_expectations", "training", "reports", "o
 # the settings object composes every section's declaration: these pydantic models are all of training it loads
 SETTINGS_SECTIONS = {"training", "training.config", "training.promotion", "training.promotion.config",
                      "reports", "reports.config", "monitoring", "monitoring.config", "research",
-                     "research.config"}
+                     "research.config", "research.study", "research.study.config"}
 
 
 def _stop(env, p, timeout=60):

@@ -8,6 +8,7 @@ Members (``manifest.json`` lists each with its size and SHA-256):
 - ``mlflow/artifacts-index.json`` — every file under the artifact root with its size and SHA-256, and
   ``mlflow/artifacts/...`` — the files themselves (``ops.backup_artifacts``; the registered bundles live there),
 - ``promotions.db`` — the append-only promotions table,
+- ``kb.db`` — the research knowledge base (``stores.kb_db_url``: papers, ideas, experiments, results),
 - ``config/<file>.yaml`` (the YAML file in use) and ``config/resolved.yaml`` (every value, passwords masked).
 
 A store on a server (PostgreSQL MLflow or promotions) is not copied: the manifest lists it under ``skipped``
@@ -135,15 +136,20 @@ def _stage_mlflow(settings: Settings, stage: Path, skipped: dict[str, str]) -> d
     return info
 
 
-def _stage_promotions(settings: Settings, stage: Path, skipped: dict[str, str]) -> None:
-    url = settings.stores.promotions_db_url or ""
+def _stage_sqlite(name: str, url: str, what: str, target: Path, skipped: dict[str, str]) -> None:
     db = sqlite_file(url)
     if db is None:
-        skipped["promotions"] = "server store: back it up with its server's tools"
+        skipped[name] = "server store: back it up with its server's tools"
     elif not db.exists():
-        skipped["promotions"] = f"no promotions database at {db} yet"
+        skipped[name] = f"no {what} at {db} yet"
     else:
-        _sqlite_copy(db, stage / "promotions.db")
+        _sqlite_copy(db, target)
+
+
+def _stage_promotions(settings: Settings, stage: Path, skipped: dict[str, str]) -> None:
+    _stage_sqlite("promotions", settings.stores.promotions_db_url or "", "promotions database",
+                  stage / "promotions.db", skipped)
+    _stage_sqlite("kb", settings.stores.kb_db_url or "", "knowledge base", stage / "kb.db", skipped)
 
 
 def _stage_config(settings: Settings, stage: Path) -> None:

@@ -149,6 +149,12 @@ def restore_backup(settings: Settings, archive: Path, *, force: bool = False) ->
             _place(promotions, target, force, stamp, result, "promotions")
         else:
             result.skipped["promotions"] = "not in the backup" if not promotions.is_file() else "server store"
+        kb = root / "kb.db"
+        kb_target = sqlite_file(settings.stores.kb_db_url or "")
+        if kb.is_file() and kb_target is not None:
+            _place(kb, kb_target, force, stamp, result, "kb")
+        else:
+            result.skipped["kb"] = "not in the backup" if not kb.is_file() else "server store"
         if (root / "config").is_dir():
             cfg = settings.var_dir / "restored-config"
             if cfg.exists():

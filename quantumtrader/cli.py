@@ -146,7 +146,8 @@ def _stores_of(settings: Settings, words: tuple[str | None, ...]) -> dict[str, s
     stores = settings.stores
     head = words[0]
     out: dict[str, str] = {}
-    if head in ("train", "backtest", "demo", "model", "report", "analyze", "study") or words[:2] == ("ui", "mlflow"):
+    if (head in ("train", "backtest", "demo", "model", "report", "analyze", "study")
+            or words[:2] in (("ui", "mlflow"), ("kb", "fetch"))):
         out["stores.mlflow_tracking_uri"] = settings.mlflow_tracking_uri
     if head in ("model", "demo") and stores.promotions_db_url:
         out["stores.promotions_db_url"] = stores.promotions_db_url

@@ -162,3 +162,27 @@ def status_cmd(
         print_json(i)
     else:
         typer.echo(f"{i['key']} ({i['title']}): {i['status']}")
+
+
+@app.command("fetch")
+def fetch_cmd(
+    query: list[str] = typer.Option([], "--query", "-q", help="arXiv query, repeatable (default: research.queries)."),
+    limit: int | None = typer.Option(None, "--limit", help="Papers per query (default: research.arxiv.limit)."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also read each paper's PDF (one more request per paper)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's counts as JSON."),
+) -> None:
+    """What the research-weekly deployment does, now: new arXiv papers, their ideas, and every idea linked to
+    the training runs and studies that tried it. Offline, it says so and still links."""
+    from quantumtrader.config import get_settings
+    from quantumtrader.progress import print_json, step
+    from research.pipeline import research_run
+
+    with step("kb", "arXiv searched, ideas extracted, experiments linked") as s:
+        run = research_run(get_settings(), queries=query or None, limit=limit, pdf=pdf)
+        s.done(f"{run.status}: {run.papers} papers, {run.ideas} ideas, {run.experiments} experiments, "
+               f"{run.links} new links")
+    if as_json:
+        print_json(run.as_dict())
+        return
+    for err in run.errors:
+        typer.echo(err)

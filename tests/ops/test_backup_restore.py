@@ -34,6 +34,10 @@ def stores(settings: Settings) -> Settings:
         journal.record_start("epoch-1", {"live": {"risk": {"max_position": 1}}})
     register(settings, train_booster(), contract())
     gate.promote(settings, version="1", force=True, reason="first champion for the backup test")
+    from research.kb.store import KnowledgeBase
+
+    with KnowledgeBase.for_settings(settings) as kb:  # the research knowledge base is backed up too
+        kb.add_experiment("study", "study-backup", name="a study")
     return settings
 
 
@@ -48,7 +52,7 @@ def _qtml(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_restore_into_an_empty_var_dir_brings_back_journal_and_registry_the_engine_accepts(
         stores: Settings, tmp_path: Path) -> None:
     result = create_backup(stores)
-    assert {"journal/paper.db", "mlflow/mlflow.db", "mlflow/artifacts-index.json", "promotions.db",
+    assert {"journal/paper.db", "mlflow/mlflow.db", "mlflow/artifacts-index.json", "promotions.db", "kb.db",
             "config/resolved.yaml"} <= set(result.members), result.members
     with tarfile.open(result.path) as tar:
         index = json.loads(tar.extractfile("mlflow/artifacts-index.json").read())  # type: ignore[union-attr]
@@ -61,7 +65,11 @@ def test_a_restore_into_an_empty_var_dir_brings_back_journal_and_registry_the_en
 
     other = _settings(tmp_path / "elsewhere")
     restored = restore_backup(other, archive)
-    assert {"journal", "mlflow", "mlflow artifacts", "promotions"} <= set(restored.restored), restored
+    assert {"journal", "mlflow", "mlflow artifacts", "promotions", "kb"} <= set(restored.restored), restored
+    from research.kb.store import KnowledgeBase
+
+    with KnowledgeBase.for_settings(other) as kb:
+        assert kb.experiment("study:study-backup")["name"] == "a study"
     journal, quarantined = Journal.open_or_quarantine(Journal.url_for(other), mode="paper")  # as the engine opens it
     with journal:
         assert quarantined is None and journal.last_start() is not None

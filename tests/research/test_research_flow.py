@@ -108,3 +108,23 @@ def test_papers_become_linked_ideas_and_offline_is_a_completed_run(prefect_harne
         assert off["experiments"] == 1  # the experiments are still recorded and linked
     finally:
         get_settings.cache_clear()
+
+
+def test_qtml_kb_fetch_offline_says_so_in_one_line_and_exits_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from quantumtrader.cli import app
+    from quantumtrader.config import get_settings
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    try:
+        _env(monkeypatch, tmp_path, f"http://127.0.0.1:{port}/api/query")
+        t0 = time.monotonic()
+        out = CliRunner().invoke(app, ["kb", "fetch", "-q", "cat:q-fin.TR"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert "offline: 0 papers" in out.output and "arXiv is unreachable" in out.output
+    assert time.monotonic() - t0 < 20

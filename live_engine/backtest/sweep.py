@@ -127,7 +127,7 @@ def _blocked(rules: Sequence[RiskRule], ctx: Any, is_entry: np.ndarray) -> np.nd
     """Candidates whose order some rule denies (the core takes the first denial; any one denies)."""
     out = np.zeros(len(is_entry), dtype=bool)
     for rule in rules:
-        out |= np.broadcast_to(rule.blocks(ctx, is_entry), out.shape)
+        out |= rule.blocks(ctx, is_entry)  # an array, or one bool for all (a rule on shared values)
     return out
 
 
@@ -166,6 +166,8 @@ def sweep(tape: SweepTape, directions: np.ndarray, risks: Sequence[RiskConfig]) 
     ctx = SimpleNamespace(bar_ns=tape.bar_ns)
     sess_l, ts_l, close_l = tape.session.tolist(), tape.ts_ns.tolist(), tape.close.tolist()
     prev_session = -1
+    total = np.zeros(k)
+    quiet = False  # the previous bar left every candidate flat with nothing pending and no bracket
 
     def close_positions(idx: np.ndarray, ts: np.ndarray, px: np.ndarray, tags: np.ndarray) -> None:
         pts = (px - avg[idx]) * pos[idx]
@@ -180,6 +182,12 @@ def sweep(tape: SweepTape, directions: np.ndarray, risks: Sequence[RiskConfig]) 
 
     for b in range(n):
         now = ts_l[b]
+        d = dirs[b]
+        if quiet and sess_l[b] == prev_session and not d.any():
+            # nothing can change: no fill, no mark-to-market, the same inputs to the state rule as the
+            # previous bar (which already applied them), no order; only the rows are written
+            pnl_out[b] = total
+            continue
         closed = np.zeros(k, bool)
         due = pend & (pend_ts >= 0) & (pend_ts <= now)
         if due.any():  # market orders that filled before this close
@@ -231,7 +239,6 @@ def sweep(tape: SweepTape, directions: np.ndarray, risks: Sequence[RiskConfig]) 
             order_side[out], order_tag[out] = -np.sign(pos[out]), HALT
         free = ~halted & ~pend
         inpos = free & (pos != 0)
-        d = dirs[b]
         want_entry = free & (pos == 0) & (d != 0)
         tag = np.zeros(k, np.int64)
         if inpos.any():
@@ -265,6 +272,7 @@ def sweep(tape: SweepTape, directions: np.ndarray, risks: Sequence[RiskConfig]) 
         held = np.where(pos != 0, held + 1, np.where(pend, 1, 0))  # bars since the entry decision
         pnl_out[b] = total
         pos_out[b] = pos
+        quiet = not (pend.any() or pos.any())
     return SweepBatch(tape, pnl_out, pos_out, _trade_frame(rows), capital)
 
 

@@ -42,6 +42,9 @@ def summary_lines(res: Any) -> list[str]:
     for name, w in v["win_rate"].items():
         lines.append(f"win rate {name}: {_num(w['win_rate'])} [{_num(w['lo'])}, {_num(w['hi'])}] over {w['trades']} "
                      "trades (90 %)")
+    if info.get("sample") == "in-sample":
+        lines.append("sample: in-sample: these sessions overlap the model's training sessions, so every candidate "
+                     "looks better than it would live; study sessions after the training window")
     lines.append(f"screen: sweep {info['sweep_seconds']:.2f} s ({info['bar_candidates_per_s']:,.0f} bar-candidates/s); "
                  f"replay {_num(info['replay_seconds_per_candidate'], 1)} s per confirmed candidate")
     lines.append(f"report → {res.report_path}")

@@ -81,10 +81,14 @@ def run_study(settings: Settings, cfg: StudyConfig, *, sessions: Sequence[date] 
     out = settings.reports_dir / "studies" / sid
     out.mkdir(parents=True, exist_ok=True)
     bar_cands = scr.tape.n_bars * len(cands)
+    window = bundle.training_window if bundle is not None else None
+    if sample_kind([d.day for d in data], window) == "in-sample":
+        log.warning("study sessions overlap the model's training sessions: every candidate's numbers are in-sample",
+                    data={"train_window": window})
     info: dict[str, Any] = {
         "study_id": sid, "method": cfg.method, "params": [f"{k}={v}" for k, v in cfg.params.items()],
         "model": bundle.uri if bundle is not None else "in-memory", "config_from": rc.source,
-        "sample": sample_kind([d.day for d in data], bundle.training_window if bundle is not None else None),
+        "sample": sample_kind([d.day for d in data], window),
         "first_session": data[0].day.isoformat(), "last_session": data[-1].day.isoformat(),
         "significance": cfg.significance, "max_pbo": cfg.max_pbo, "groups": scr.groups, "bars": scr.tape.n_bars,
         "decision_replay_seconds": scr.replay_seconds, "tape_seconds": scr.tape_seconds,

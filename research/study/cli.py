@@ -39,6 +39,9 @@ def summary_lines(res: Any) -> list[str]:
              f"walk-forward (replayed, {int(wf.get('days', 0))} unseen days): PnL R$ {_num(wf.get('pnl'), 0)}, "
              f"Sharpe/day {_num(wf.get('sharpe_per_day'))} [{_num(wf.get('sharpe_per_day_lo'))}, "
              f"{_num(wf.get('sharpe_per_day_hi'))}] (90 %)"]
+    if v["best"] != v["baseline"]:
+        lines.append(f"best vs baseline {v['baseline_name']} on the same days: P(best earns more per day) = "
+                     f"{_num(v['prob_best_beats_baseline'], 2)}")
     for name, w in v["win_rate"].items():
         lines.append(f"win rate {name}: {_num(w['win_rate'])} [{_num(w['lo'])}, {_num(w['hi'])}] over {w['trades']} "
                      "trades (90 %)")

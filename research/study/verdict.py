@@ -55,6 +55,8 @@ def judge(scr: Screen, conf: Confirmation, cfg: StudyConfig) -> dict[str, Any]:
     base = next(c.index for c in scr.candidates if c.baseline)
     trades = scr.batch.trades
     wr = {i: win_rate_interval(trades.loc[trades["candidate"] == i, "pnl"].to_numpy()) for i in (best, base)}
+    p_better = (stats.prob_greater(daily[:, best], daily[:, base], n_boot=2000, seed=0, expanded=True)
+                if best != base else math.nan)
     reasons = []
     if not dsr >= cfg.significance:
         reasons.append(f"the best candidate's deflated Sharpe is {dsr:.2f} for {k} trials, below {cfg.significance}")
@@ -70,14 +72,16 @@ def judge(scr: Screen, conf: Confirmation, cfg: StudyConfig) -> dict[str, Any]:
         conclusion = f"significant in the screen, not confirmed walk-forward: {scr.candidates[best].name}"
     else:
         conclusion = "no evidence that any candidate beats noise: " + "; ".join(reasons)
+    if (confirmed or significant) and best != base and not p_better >= cfg.significance:
+        conclusion += (f"; not shown better than the baseline {scr.candidates[base].name} "
+                       f"(P(best earns more per day) = {p_better:.2f})")
     return {
         "best": best, "best_name": scr.candidates[best].name, "baseline": base,
         "baseline_name": scr.candidates[base].name, "metric": cfg.metric,
         "best_metric": float(metric_values(daily[:, [best]], cfg.metric)[0]),
         "n_trials": k, "sessions": n_days, "deflated_sharpe": dsr, "pbo": pbo, "significant": significant,
         "confirmed": confirmed, "reasons": reasons, "conclusion": conclusion,
-        "prob_best_beats_baseline": (stats.prob_greater(daily[:, best], daily[:, base], n_boot=2000, seed=0,
-                                                        expanded=True) if best != base else math.nan),
+        "prob_best_beats_baseline": p_better,
         "win_rate": {scr.candidates[i].name: {"win_rate": v[0], "lo": v[1], "hi": v[2],
                                               "trades": int((trades["candidate"] == i).sum())}
                      for i, v in wr.items()},

@@ -59,7 +59,7 @@ def judge(scr: Screen, conf: Confirmation, cfg: StudyConfig) -> dict[str, Any]:
                 if best != base else math.nan)
     reasons = []
     if not dsr >= cfg.significance:
-        reasons.append(f"the best candidate's deflated Sharpe is {dsr:.2f} for {k} trials, below {cfg.significance}")
+        reasons.append(f"the best candidate's deflated Sharpe is {dsr:.3f} for {k} trials, below {cfg.significance}")
     if pbo and pbo_value > cfg.max_pbo:
         reasons.append(f"picking the best overfits with probability {pbo_value:.2f} (> {cfg.max_pbo})")
     if not pbo:

@@ -44,6 +44,30 @@ def test_a_min_confidence_study_on_noise_finds_nothing_significant(settings, noi
 
     run = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_run(res.mlflow_run_id)
     assert run.data.tags["kind"] == "study" and "deflated_sharpe" in run.data.metrics and "pbo" in run.data.metrics
+    _fits_a_screen(res.report_path, v["conclusion"])
+
+
+def _fits_a_screen(report, conclusion: str) -> None:
+    """The report as a person sees it: headless Chromium at 1280 px, verdict visible, charts loaded, nothing wider."""
+    from page_checks import ARTIFACTS, CHROMIUM, VIEWPORT, overflow_js
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (.ci/run does)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": VIEWPORT, "height": 900})
+            page.goto(report.as_uri())
+            page.screenshot(path=str(ARTIFACTS / "study-report.png"), full_page=True)
+            layout = page.evaluate(overflow_js())
+            assert layout["scrollWidth"] <= VIEWPORT and not layout["wide"], layout
+            assert page.locator("p.verdict").inner_text().strip() == conclusion
+            images = page.eval_on_selector_all("img", "els => els.map(e => [e.naturalWidth, e.clientWidth])")
+            assert len(images) == 3 and all(nat > 0 and 0 < shown <= VIEWPORT for nat, shown in images)
+        finally:
+            browser.close()
 
 
 @pytest.mark.slow

@@ -77,10 +77,13 @@ def write_markdown(results: list[BenchResult], path: Path, *, keep_others: bool 
         lines.append("")
     if keep_others:
         kept = _kept_groups(path, set(groups))
-        old = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("- Date:")), "")
+        head = path.read_text(encoding="utf-8").splitlines()
+        marker = "- The sections after this run's were kept from the run of "
+        older = next((ln[len(marker):] for ln in head if ln.startswith(marker)), "")  # kept before: its run's date
+        old = older or next((ln[8:] for ln in head if ln.startswith("- Date:")), "")
         if kept and old:
             at = next(i for i, ln in enumerate(lines) if ln.startswith("- Machine:")) + 1
-            lines.insert(at, f"- The sections after this run's were kept from the run of {old[8:]}")
+            lines.insert(at, marker + old)
         lines += kept
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
